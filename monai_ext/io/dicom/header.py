@@ -1,0 +1,170 @@
+"""Per-image header records: what the loader needs from each DICOM file or frame, read once.
+
+Headers are parsed with pixel data deferred: the file offset of the raw pixel bytes is kept so that
+uncompressed pixel data can later be read straight into the output volume without a second parse.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+__all__ = ["SliceHeader", "SeriesIdentity", "header_from_dataset", "float_tuple", "first_float"]
+
+PIXEL_DATA_TAG = Tag(0x7FE0, 0x0010)
+
+
+@dataclass(frozen=True)
+class SeriesIdentity:
+    """Series-level descriptive fields (for listings; patient fields are never written to outputs)."""
+
+    series_uid: str
+    study_uid: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    study_description: str
+    series_description: str
+    series_number: int | None
+    modality: str
+    manufacturer: str
+    model: str
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """One 2D image (a single-frame file, or one frame of a multi-frame file).
+
+    Positions and directions are in DICOM patient coordinates (LPS, mm).
+    """
+
+    path: Path
+    frame: int | None
+    sop_instance_uid: str
+    series_uid: str
+    rows: int
+    columns: int
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, float, float, float, float, float] | None
+    pixel_spacing: tuple[float, float] | None
+    slice_thickness: float | None
+    rescale_slope: float
+    rescale_intercept: float
+    bits_allocated: int
+    bits_stored: int
+    pixel_signed: bool
+    samples_per_pixel: int
+    photometric: str
+    transfer_syntax: str
+    instance_number: int | None
+    acquisition_number: int | None
+    echo_number: int | None
+    echo_time: float | None
+    temporal_position: int | None
+    trigger_time: float | None
+    stack_id: str | None = None
+    number_of_frames: int = 1
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def float_tuple(value: Any) -> tuple[float, ...] | None:
+    """Convert a multi-valued DS/FD element to floats; ``None`` if absent or not numeric."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str | bytes | int | float):
+            items = [value]
+        else:
+            items = list(value)
+        out = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        return None
+    return out if all(math.isfinite(v) for v in out) else None
+
+
+def first_float(value: Any) -> float | None:
+    """First numeric value of a (possibly multi-valued) element, else ``None``."""
+    values = float_tuple(value)
+    return values[0] if values else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str | bytes | int | float):
+            value = list(value)[0]
+        return int(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _pixel_location(ds: Dataset) -> tuple[int | None, int | None]:
+    """File offset and byte length of native (uncompressed) pixel data, when pydicom deferred it."""
+    raw = ds._dict.get(PIXEL_DATA_TAG)
+    offset = getattr(raw, "value_tell", None)
+    length = getattr(raw, "length", None)
+    if offset is None or length is None or length == 0xFFFFFFFF:
+        return None, None
+    return int(offset), int(length)
+
+
+def series_identity(ds: Dataset) -> SeriesIdentity:
+    """Series-level descriptive fields of a dataset."""
+    return SeriesIdentity(
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        study_uid=str(ds.get("StudyInstanceUID", "")),
+        patient_id=str(ds.get("PatientID", "")),
+        patient_name=str(ds.get("PatientName", "")),
+        study_date=str(ds.get("StudyDate", "")),
+        study_description=str(ds.get("StudyDescription", "")),
+        series_description=str(ds.get("SeriesDescription", "")),
+        series_number=_int_or_none(ds.get("SeriesNumber")),
+        modality=str(ds.get("Modality", "")),
+        manufacturer=str(ds.get("Manufacturer", "")),
+        model=str(ds.get("ManufacturerModelName", "")),
+    )
+
+
+def header_from_dataset(ds: Dataset, path: Path, transfer_syntax: str) -> SliceHeader:
+    """Build the :class:`SliceHeader` of a single-frame image dataset (pixel data deferred)."""
+    orientation = float_tuple(ds.get("ImageOrientationPatient"))
+    position = float_tuple(ds.get("ImagePositionPatient"))
+    spacing = float_tuple(ds.get("PixelSpacing"))
+    offset, length = _pixel_location(ds)
+    return SliceHeader(
+        path=path,
+        frame=None,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        rows=int(ds.get("Rows", 0) or 0),
+        columns=int(ds.get("Columns", 0) or 0),
+        position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
+        orientation=orientation if orientation and len(orientation) == 6 else None,  # type: ignore[arg-type]
+        pixel_spacing=spacing if spacing and len(spacing) == 2 else None,  # type: ignore[arg-type]
+        slice_thickness=first_float(ds.get("SliceThickness")),
+        rescale_slope=first_float(ds.get("RescaleSlope")) or 1.0,
+        rescale_intercept=first_float(ds.get("RescaleIntercept")) or 0.0,
+        bits_allocated=int(ds.get("BitsAllocated", 16) or 16),
+        bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16),
+        pixel_signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
+        samples_per_pixel=int(ds.get("SamplesPerPixel", 1) or 1),
+        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        transfer_syntax=transfer_syntax,
+        instance_number=_int_or_none(ds.get("InstanceNumber")),
+        acquisition_number=_int_or_none(ds.get("AcquisitionNumber")),
+        echo_number=_int_or_none(ds.get("EchoNumbers")),
+        echo_time=first_float(ds.get("EchoTime")),
+        temporal_position=_int_or_none(ds.get("TemporalPositionIdentifier")),
+        trigger_time=first_float(ds.get("TriggerTime")),
+        number_of_frames=_int_or_none(ds.get("NumberOfFrames")) or 1,
+        pixel_offset=offset,
+        pixel_length=length,
+    )
