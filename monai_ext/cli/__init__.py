@@ -1,0 +1,1 @@
+"""The ``monai-ext`` command line."""

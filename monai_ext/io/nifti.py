@@ -1,0 +1,81 @@
+"""NIfTI read and atomic write, with the affine kept exactly (sform and qform, RAS, mm)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from monai_ext.io.atomic import atomic_path, atomic_write_text
+from monai_ext.io.errors import DicomError
+from monai_ext.io.sidecar import sidecar_json
+from monai_ext.io.volume import Volume
+
+__all__ = ["NiftiError", "load_nifti", "save_nifti", "sidecar_path"]
+
+
+class NiftiError(DicomError):
+    """A NIfTI file cannot be read, or a volume cannot be written as NIfTI."""
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """``x.nii.gz`` -> ``x.json`` (BIDS convention)."""
+    path = Path(path)
+    name = path.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            return path.with_name(name[: -len(suffix)] + ".json")
+    return path.with_suffix(".json")
+
+
+def save_nifti(volume: Volume, path: str | os.PathLike[str], *, sidecar: bool = True) -> Path:
+    """Write ``volume`` to ``path`` (``.nii`` or ``.nii.gz``) atomically, plus a JSON sidecar.
+
+    The array is written in its own dtype; ``sform`` and ``qform`` both hold the affine (code 1, scanner),
+    units are mm (and s for a 4th dimension).
+
+    Args:
+        volume: the volume; ``array`` ``(I, J, K[, T])``, ``affine`` RAS.
+        path: output file; its folder is created.
+        sidecar: also write ``<name>.json`` from :func:`~monai_ext.io.sidecar.sidecar_dict`.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise NiftiError(f"output must end in .nii or .nii.gz: {path}", [path])
+    array = np.asarray(volume.array)
+    if array.dtype == np.float64:
+        array = array.astype(np.float32)
+    if not np.all(np.isfinite(volume.affine)):
+        raise NiftiError("affine has non-finite values", [path])
+    image = nib.Nifti1Image(array, volume.affine)
+    image.header.set_xyzt_units("mm", "sec")
+    image.set_sform(volume.affine, code=1)
+    image.set_qform(volume.affine, code=1)
+    with atomic_path(path) as tmp:
+        nib.save(image, tmp)
+    if sidecar:
+        atomic_write_text(sidecar_path(path), sidecar_json(volume))
+    return path
+
+
+def load_nifti(path: str | os.PathLike[str]) -> Volume:
+    """Read a NIfTI file as a :class:`Volume` (scaled values, RAS affine from sform or qform).
+
+    Raises:
+        NiftiError: missing or unreadable file.
+    """
+    path = Path(path)
+    try:
+        image = nib.load(path)
+        array = np.asanyarray(image.dataobj)
+    except (OSError, nib.filebasedimages.ImageFileError, EOFError, ValueError) as err:
+        raise NiftiError(f"cannot read NIfTI ({type(err).__name__}: {err})", [path]) from err
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    zooms = [float(z) for z in image.header.get_zooms()]
+    return Volume(array=array, affine=image.affine.astype(np.float64), meta={"source_files": [str(path)], "zooms": zooms})
