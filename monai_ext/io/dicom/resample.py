@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 __all__ = ["resample_along_normal", "unshear"]
 
+_ON_GRID_MM = 1e-3
+
 
 def resample_along_normal(slices: np.ndarray, distances: np.ndarray, spacing: float) -> tuple[np.ndarray, int]:
     """Linear interpolation of slices at irregular positions onto a regular grid.
@@ -30,7 +32,11 @@ def resample_along_normal(slices: np.ndarray, distances: np.ndarray, spacing: fl
     upper = np.clip(np.searchsorted(distances, targets, side="left"), 1, len(distances) - 1)
     lower = upper - 1
     span = distances[upper] - distances[lower]
-    weight = np.clip((targets - distances[lower]) / span, 0.0, 1.0).astype(np.float32)
+    weight = np.clip((targets - distances[lower]) / span, 0.0, 1.0)
+    # An acquired slice that sits on the grid (within a micrometre) is kept exactly, not re-interpolated.
+    weight[(targets - distances[lower]) <= _ON_GRID_MM] = 0.0
+    weight[(distances[upper] - targets) <= _ON_GRID_MM] = 1.0
+    weight = weight.astype(np.float32)
     out = np.empty((count, *slices.shape[1:]), np.float32)
     for m in range(count):
         a, b, w = slices[lower[m]], slices[upper[m]], weight[m]
