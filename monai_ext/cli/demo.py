@@ -58,7 +58,9 @@ def run_demo(out: Path, shape: tuple[int, int, int] = (64, 64, 32)) -> dict[str,
     result = scan(folder)
     print(f"scanned {folder}: {len(result.series)} series, {len(result.skipped)} file(s) skipped")
     for s in result.series:
-        print(f"  {s.identity.modality} {s.identity.series_uid} '{s.identity.series_description}' {len(s.headers)} slices")
+        print(
+            f"  {s.identity.modality} {s.identity.series_uid} '{s.identity.series_description}' {len(s.headers)} slices"
+        )
     for skipped in result.skipped:
         print(f"  skipped {skipped.path.name}: {skipped.reason}")
     volume = load_dicom_series(result, series_uid=ct_uid)

@@ -15,8 +15,8 @@ from monai_ext.io.errors import (
     MissingSliceError,
     MultipleSeriesError,
     MultipleStacksError,
-    NoSeriesError,
     NonUniformSpacingError,
+    NoSeriesError,
     NotAnImageError,
 )
 from monai_ext.io.monai_reader import DicomSeriesReader

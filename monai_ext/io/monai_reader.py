@@ -17,9 +17,22 @@ from monai.data.image_reader import ImageReader
 from monai.utils import MetaKeys, SpaceKeys
 
 from monai_ext.io.dicom.load import load_dicom_series
+from monai_ext.io.errors import DicomError
 from monai_ext.io.volume import Volume
 
 __all__ = ["DicomSeriesReader"]
+
+
+class _Refused:
+    """A load that failed with a :class:`DicomError`, carried from ``read`` to ``get_data``.
+
+    MONAI's ``LoadImage`` catches any exception raised by a user-designated reader's ``read`` and silently
+    tries its other readers, which load a series with a missing slice as evenly spaced: the refusal would be
+    lost. ``get_data`` runs outside that ``try``, so the error is raised there.
+    """
+
+    def __init__(self, error: DicomError) -> None:
+        self.error = error
 
 
 class DicomSeriesReader(ImageReader):
@@ -57,18 +70,30 @@ class DicomSeriesReader(ImageReader):
         other = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".png", ".jpg", ".npy", ".npz")
         return all(Path(n).is_dir() or not str(n).lower().endswith(other) for n in names)
 
-    def read(self, data: Sequence[os.PathLike[str] | str] | os.PathLike[str] | str, **kwargs: Any) -> Volume:
-        """Load the series in ``data`` (a folder, or the files of one series)."""
-        source = [data] if isinstance(data, str | os.PathLike) else list(data)
-        return load_dicom_series(
-            source,
-            series_uid=kwargs.get("series_uid", self.series_uid),
-            stack=kwargs.get("stack", self.stack),
-            resample=kwargs.get("resample", self.resample),
-        )
+    def read(self, data: Sequence[os.PathLike[str] | str] | os.PathLike[str] | str, **kwargs: Any) -> Volume | _Refused:
+        """Load the series in ``data`` (a folder, or the files of one series).
 
-    def get_data(self, img: Volume) -> tuple[np.ndarray, dict[str, Any]]:
-        """Array ``(I, J, K[, T])`` and MONAI metadata (RAS affine, spatial shape, channel info)."""
+        A :class:`DicomError` is returned wrapped and raised by :meth:`get_data` (see :class:`_Refused`).
+        """
+        source = [data] if isinstance(data, str | os.PathLike) else list(data)
+        try:
+            return load_dicom_series(
+                source,
+                series_uid=kwargs.get("series_uid", self.series_uid),
+                stack=kwargs.get("stack", self.stack),
+                resample=kwargs.get("resample", self.resample),
+            )
+        except DicomError as err:
+            return _Refused(err)
+
+    def get_data(self, img: Volume | _Refused) -> tuple[np.ndarray, dict[str, Any]]:
+        """Array ``(I, J, K[, T])`` and MONAI metadata (RAS affine, spatial shape, channel info).
+
+        Raises:
+            DicomError: the load was refused (missing slice, tilt, corrupt file, ...).
+        """
+        if isinstance(img, _Refused):
+            raise img.error
         array = np.asarray(img.array)
         if self.dtype is not None:
             array = array.astype(self.dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -71,11 +72,15 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
     """
     path = Path(path)
     try:
-        image = nib.load(path)
+        image: Any = nib.load(path)
         array = np.asanyarray(image.dataobj)
     except (OSError, nib.filebasedimages.ImageFileError, EOFError, ValueError) as err:
         raise NiftiError(f"cannot read NIfTI ({type(err).__name__}: {err})", [path]) from err
     if array.dtype.byteorder not in ("=", "|"):
         array = array.astype(array.dtype.newbyteorder("="))
     zooms = [float(z) for z in image.header.get_zooms()]
-    return Volume(array=array, affine=image.affine.astype(np.float64), meta={"source_files": [str(path)], "zooms": zooms})
+    return Volume(
+        array=array,
+        affine=image.affine.astype(np.float64),
+        meta={"source_files": [str(path)], "zooms": zooms},
+    )

@@ -105,7 +105,9 @@ def _regular_spacing(gaps: np.ndarray) -> float:
     return float(np.median(regular)) if regular.size * 2 >= real.size else float(np.median(real))
 
 
-def analyse_positions(positions: np.ndarray, orientation: np.ndarray, pixel_spacing: tuple[float, float]) -> StackGeometry:
+def analyse_positions(
+    positions: np.ndarray, orientation: np.ndarray, pixel_spacing: tuple[float, float]
+) -> StackGeometry:
     """Order slices along their normal and check spacing, duplicates and shear.
 
     Slice order comes from ``ImagePositionPatient`` projected on the normal, never from file names or

@@ -14,7 +14,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-__all__ = ["SliceHeader", "SeriesIdentity", "header_from_dataset", "float_tuple", "first_float"]
+__all__ = ["SeriesIdentity", "SliceHeader", "first_float", "float_tuple", "header_from_dataset"]
 
 PIXEL_DATA_TAG = Tag(0x7FE0, 0x0010)
 
@@ -79,10 +79,7 @@ def float_tuple(value: Any) -> tuple[float, ...] | None:
     if value is None:
         return None
     try:
-        if isinstance(value, str | bytes | int | float):
-            items = [value]
-        else:
-            items = list(value)
+        items = [value] if isinstance(value, str | bytes | int | float) else list(value)
         out = tuple(float(v) for v in items)
     except (TypeError, ValueError):
         return None
@@ -100,7 +97,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     try:
         if not isinstance(value, str | bytes | int | float):
-            value = list(value)[0]
+            value = next(iter(value))
         return int(value)
     except (TypeError, ValueError, IndexError):
         return None
@@ -146,9 +143,9 @@ def header_from_dataset(ds: Dataset, path: Path, transfer_syntax: str) -> SliceH
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         rows=int(ds.get("Rows", 0) or 0),
         columns=int(ds.get("Columns", 0) or 0),
-        position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
-        orientation=orientation if orientation and len(orientation) == 6 else None,  # type: ignore[arg-type]
-        pixel_spacing=spacing if spacing and len(spacing) == 2 else None,  # type: ignore[arg-type]
+        position=position if position and len(position) == 3 else None,
+        orientation=orientation if orientation and len(orientation) == 6 else None,
+        pixel_spacing=spacing if spacing and len(spacing) == 2 else None,
         slice_thickness=first_float(ds.get("SliceThickness")),
         rescale_slope=first_float(ds.get("RescaleSlope")) or 1.0,
         rescale_intercept=first_float(ds.get("RescaleIntercept")) or 0.0,

@@ -71,9 +71,9 @@ def _frame_header(base: SliceHeader, ds: Dataset, index: int, frame_bytes: int |
     return dataclasses.replace(
         base,
         frame=index,
-        position=position if position and len(position) == 3 else base.position,  # type: ignore[arg-type]
-        orientation=orientation if orientation and len(orientation) == 6 else base.orientation,  # type: ignore[arg-type]
-        pixel_spacing=spacing if spacing and len(spacing) == 2 else base.pixel_spacing,  # type: ignore[arg-type]
+        position=position if position and len(position) == 3 else base.position,
+        orientation=orientation if orientation and len(orientation) == 6 else base.orientation,
+        pixel_spacing=spacing if spacing and len(spacing) == 2 else base.pixel_spacing,
         slice_thickness=thickness if thickness is not None else base.slice_thickness,
         rescale_slope=slope if slope is not None else base.rescale_slope,
         rescale_intercept=intercept if intercept is not None else base.rescale_intercept,

@@ -130,7 +130,7 @@ def _decode_file(path: Path, syntax: str) -> np.ndarray:
 
 def _read_raw(fh, h: SliceHeader, buffer: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
     fh.seek(h.pixel_offset)
-    got = fh.readinto(memoryview(buffer).cast("B"))
+    got = fh.readinto(buffer.data.cast("B"))
     if got != buffer.nbytes:
         raise CorruptDicomError(f"truncated pixel data: read {got} of {buffer.nbytes} bytes", [h.path])
     return buffer
@@ -156,7 +156,8 @@ def read_pixels(headers: Sequence[SliceHeader], out: np.ndarray) -> None:
         first = headers[indices[0]]
         if first.samples_per_pixel != 1:
             raise InconsistentSeriesError(
-                f"colour images (SamplesPerPixel {first.samples_per_pixel}) cannot form a scalar volume", [path]
+                f"colour images (SamplesPerPixel {first.samples_per_pixel}) cannot form a scalar volume",
+                [path],
             )
         if all(_can_read_raw(headers[i]) for i in indices):
             with open(path, "rb") as fh:

@@ -62,7 +62,7 @@ class VolumePlan:
         return [h for stack in self.stacks for h in stack]
 
 
-def _choose(stacks: list[Stack], index: int | None, files: list) -> list[Stack]:  # type: ignore[type-arg]
+def _choose(stacks: list[Stack], index: int | None, files: list) -> list[Stack]:
     listing = "; ".join(f"[{i}] {s.label}" for i, s in enumerate(stacks))
     if index is not None:
         if not 0 <= index < len(stacks):
@@ -106,7 +106,10 @@ def _pixel_spacing(headers: list[SliceHeader], problems: list[str]) -> tuple[flo
 def _check_pixel_format(headers: list[SliceHeader]) -> None:
     formats = {(h.bits_allocated, h.samples_per_pixel, h.photometric) for h in headers}
     if len(formats) > 1:
-        paths = [next(h.path for h in headers if (h.bits_allocated, h.samples_per_pixel, h.photometric) == f) for f in formats]
+        paths = [
+            next(h.path for h in headers if (h.bits_allocated, h.samples_per_pixel, h.photometric) == f)
+            for f in formats
+        ]
         raise InconsistentSeriesError(f"pixel formats differ within the stack: {sorted(formats)}", paths)
 
 
@@ -199,12 +202,14 @@ def plan_volume(series: ScannedSeries, *, stack: int | None = None, resample: bo
     normal = slice_normal(orientation)
     n = len(headers)
     if n > 1:
-        spacing = float(geo.spacing) if not geo.uniform else float((geo.distances[-1] - geo.distances[0]) / (n - 1))
+        spacing = (
+            float(geo.spacing or 0.0) if not geo.uniform else float((geo.distances[-1] - geo.distances[0]) / (n - 1))
+        )
     else:
         spacing = headers[0].slice_thickness or 1.0
     _thickness_note(headers, spacing, problems)
     resample_slices = not geo.uniform and n > 1
-    n_out = int(round((geo.distances[-1] - geo.distances[0]) / spacing)) + 1 if resample_slices else n
+    n_out = round((geo.distances[-1] - geo.distances[0]) / spacing) + 1 if resample_slices else n
     if geo.sheared or resample_slices:
         sorted_first = headers[int(geo.order[0])]
         step = normal * spacing

@@ -27,7 +27,7 @@ def resample_along_normal(slices: np.ndarray, distances: np.ndarray, spacing: fl
     Returns:
         ``(M, rows, cols)`` float32 images at ``distances[0] + m * spacing``, and ``M``.
     """
-    count = int(round((distances[-1] - distances[0]) / spacing)) + 1
+    count = round((distances[-1] - distances[0]) / spacing) + 1
     targets = distances[0] + spacing * np.arange(count)
     upper = np.clip(np.searchsorted(distances, targets, side="left"), 1, len(distances) - 1)
     lower = upper - 1
@@ -61,7 +61,10 @@ def unshear(slices: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     ii = torch.arange(cols, dtype=torch.float32)[None, None, :] - torch.from_numpy(shifts[:, 0]).float()[:, None, None]
     jj = torch.arange(rows, dtype=torch.float32)[None, :, None] - torch.from_numpy(shifts[:, 1]).float()[:, None, None]
     grid = torch.stack(
-        (2 * ii.expand(n, rows, cols) / max(cols - 1, 1) - 1, 2 * jj.expand(n, rows, cols) / max(rows - 1, 1) - 1),
+        (
+            2 * ii.expand(n, rows, cols) / max(cols - 1, 1) - 1,
+            2 * jj.expand(n, rows, cols) / max(rows - 1, 1) - 1,
+        ),
         dim=-1,
     )
     moved = F.grid_sample((data - floor)[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)

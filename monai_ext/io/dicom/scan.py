@@ -158,10 +158,7 @@ def read_headers(path: Path) -> tuple[SeriesIdentity, list[SliceHeader]]:
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not syntax:
         syntax = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
-    if is_multiframe(ds):
-        headers = expand_frames(ds, path, syntax)
-    else:
-        headers = [header_from_dataset(ds, path, syntax)]
+    headers = expand_frames(ds, path, syntax) if is_multiframe(ds) else [header_from_dataset(ds, path, syntax)]
     _check_truncation(headers, path)
     return series_identity(ds), headers
 

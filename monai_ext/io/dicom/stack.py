@@ -6,6 +6,7 @@ positions at the same slice positions (a 4D series). Slices are never interleave
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,10 +74,9 @@ def _geometry_key_matches(a: SliceHeader, b: SliceHeader) -> bool:
         return False
     if (a.orientation is None) != (b.orientation is None):
         return False
-    if a.orientation is not None and b.orientation is not None:
-        if np.max(np.abs(np.subtract(a.orientation, b.orientation))) > ORIENTATION_TOL:
-            return False
-    return True
+    if a.orientation is None or b.orientation is None:
+        return True
+    return bool(np.max(np.abs(np.subtract(a.orientation, b.orientation))) <= ORIENTATION_TOL)
 
 
 def _group_by_geometry(headers: list[SliceHeader]) -> list[list[SliceHeader]]:
@@ -130,7 +130,7 @@ def _duplicate_error(headers: list[SliceHeader]) -> DuplicateSliceError:
     distances = _projected(headers)
     assert distances is not None
     order = np.argsort(distances, kind="stable")
-    for a, b in zip(order[:-1], order[1:], strict=True):
+    for a, b in itertools.pairwise(order):
         if distances[b] - distances[a] <= DUPLICATE_TOL:
             first, second = headers[a], headers[b]
             return DuplicateSliceError(
