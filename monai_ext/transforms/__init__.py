@@ -1,1 +1,33 @@
 """MONAI-compatible transforms: each array transform with its dictionary (``...d``) twin in one file."""
+
+from __future__ import annotations
+
+from monai_ext.transforms.augment import (
+    AugmentParams,
+    KerasAugment,
+    KerasAugmentd,
+    RandKerasAugment,
+    RandKerasAugmentd,
+)
+from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
+from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
+from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
+from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
+
+__all__ = [
+    "CT_WINDOW_PRESETS",
+    "AugmentParams",
+    "CTWindow",
+    "CTWindowd",
+    "KerasAugment",
+    "KerasAugmentd",
+    "NormalizeGeometry",
+    "NormalizeGeometryd",
+    "PercentileScale",
+    "PercentileScaled",
+    "RandKerasAugment",
+    "RandKerasAugmentd",
+    "ResizeToShape",
+    "ResizeToShaped",
+    "Window",
+]

@@ -201,23 +201,17 @@ def plan_volume(series: ScannedSeries, *, stack: int | None = None, resample: bo
     _check_stack(headers, geo, resample, problems)
     normal = slice_normal(orientation)
     n = len(headers)
-    if n > 1:
-        spacing = (
-            float(geo.spacing or 0.0) if not geo.uniform else float((geo.distances[-1] - geo.distances[0]) / (n - 1))
-        )
-    else:
+    if n == 1:
         spacing = headers[0].slice_thickness or 1.0
+    elif geo.uniform:
+        spacing = float((geo.distances[-1] - geo.distances[0]) / (n - 1))  # mean gap: robust to DS rounding
+    else:
+        spacing = float(geo.spacing or 0.0)
     _thickness_note(headers, spacing, problems)
     resample_slices = not geo.uniform and n > 1
     n_out = round((geo.distances[-1] - geo.distances[0]) / spacing) + 1 if resample_slices else n
-    if geo.sheared or resample_slices:
-        sorted_first = headers[int(geo.order[0])]
-        step = normal * spacing
-        origin = np.asarray(sorted_first.position or (0.0, 0.0, 0.0), float)
-    else:
-        positions = np.array([headers[i].position or (0.0, 0.0, 0.0) for i in geo.order], float)
-        origin = positions[0]
-        step = normal * spacing
+    origin = np.asarray(headers[int(geo.order[0])].position or (0.0, 0.0, 0.0), float)
+    step = normal * spacing
     affine = LPS_TO_RAS @ lps_affine(orientation, pixel_spacing, origin, step)
     h0 = headers[0]
     shape: tuple[int, ...] = (h0.columns, h0.rows, n_out)
