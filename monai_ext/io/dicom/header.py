@@ -14,6 +14,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from monai_ext.io.dicom.fastget import fast_get as get
+
 __all__ = ["SeriesIdentity", "SliceHeader", "first_float", "float_tuple", "header_from_dataset"]
 
 PIXEL_DATA_TAG = Tag(0x7FE0, 0x0010)
@@ -132,36 +134,36 @@ def series_identity(ds: Dataset) -> SeriesIdentity:
 
 def header_from_dataset(ds: Dataset, path: Path, transfer_syntax: str) -> SliceHeader:
     """Build the :class:`SliceHeader` of a single-frame image dataset (pixel data deferred)."""
-    orientation = float_tuple(ds.get("ImageOrientationPatient"))
-    position = float_tuple(ds.get("ImagePositionPatient"))
-    spacing = float_tuple(ds.get("PixelSpacing"))
+    orientation = float_tuple(get(ds, "ImageOrientationPatient"))
+    position = float_tuple(get(ds, "ImagePositionPatient"))
+    spacing = float_tuple(get(ds, "PixelSpacing"))
     offset, length = _pixel_location(ds)
     return SliceHeader(
         path=path,
         frame=None,
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
-        rows=int(ds.get("Rows", 0) or 0),
-        columns=int(ds.get("Columns", 0) or 0),
+        sop_instance_uid=str(get(ds, "SOPInstanceUID", "")),
+        series_uid=str(get(ds, "SeriesInstanceUID", "")),
+        rows=int(get(ds, "Rows", 0) or 0),
+        columns=int(get(ds, "Columns", 0) or 0),
         position=position if position and len(position) == 3 else None,
         orientation=orientation if orientation and len(orientation) == 6 else None,
         pixel_spacing=spacing if spacing and len(spacing) == 2 else None,
-        slice_thickness=first_float(ds.get("SliceThickness")),
-        rescale_slope=first_float(ds.get("RescaleSlope")) or 1.0,
-        rescale_intercept=first_float(ds.get("RescaleIntercept")) or 0.0,
-        bits_allocated=int(ds.get("BitsAllocated", 16) or 16),
-        bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16),
-        pixel_signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
-        samples_per_pixel=int(ds.get("SamplesPerPixel", 1) or 1),
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        slice_thickness=first_float(get(ds, "SliceThickness")),
+        rescale_slope=first_float(get(ds, "RescaleSlope")) or 1.0,
+        rescale_intercept=first_float(get(ds, "RescaleIntercept")) or 0.0,
+        bits_allocated=int(get(ds, "BitsAllocated", 16) or 16),
+        bits_stored=int(get(ds, "BitsStored", get(ds, "BitsAllocated", 16)) or 16),
+        pixel_signed=int(get(ds, "PixelRepresentation", 0) or 0) == 1,
+        samples_per_pixel=int(get(ds, "SamplesPerPixel", 1) or 1),
+        photometric=str(get(ds, "PhotometricInterpretation", "MONOCHROME2")),
         transfer_syntax=transfer_syntax,
-        instance_number=_int_or_none(ds.get("InstanceNumber")),
-        acquisition_number=_int_or_none(ds.get("AcquisitionNumber")),
-        echo_number=_int_or_none(ds.get("EchoNumbers")),
-        echo_time=first_float(ds.get("EchoTime")),
-        temporal_position=_int_or_none(ds.get("TemporalPositionIdentifier")),
-        trigger_time=first_float(ds.get("TriggerTime")),
-        number_of_frames=_int_or_none(ds.get("NumberOfFrames")) or 1,
+        instance_number=_int_or_none(get(ds, "InstanceNumber")),
+        acquisition_number=_int_or_none(get(ds, "AcquisitionNumber")),
+        echo_number=_int_or_none(get(ds, "EchoNumbers")),
+        echo_time=first_float(get(ds, "EchoTime")),
+        temporal_position=_int_or_none(get(ds, "TemporalPositionIdentifier")),
+        trigger_time=first_float(get(ds, "TriggerTime")),
+        number_of_frames=_int_or_none(get(ds, "NumberOfFrames")) or 1,
         pixel_offset=offset,
         pixel_length=length,
     )

@@ -17,8 +17,10 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from monai_ext.io.dicom.fastget import fast_get as get
 from monai_ext.io.dicom.header import (
     PIXEL_DATA_TAG,
     SeriesIdentity,
@@ -93,10 +95,13 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
     return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] < b"\x00\x10"
 
 
+_HEADER_TAG_VALUES = [Tag(keyword) for keyword in HEADER_TAGS]  # converted once, not on every file
+
+
 def _parse(data: bytes, force: bool) -> Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pydicom.dcmread(io.BytesIO(data), defer_size=_DEFER, specific_tags=HEADER_TAGS, force=force)
+        return pydicom.dcmread(io.BytesIO(data), defer_size=_DEFER, specific_tags=_HEADER_TAG_VALUES, force=force)
 
 
 def _read_dataset(path: Path) -> Dataset:
@@ -132,8 +137,8 @@ def _check_truncation(headers: list[SliceHeader], path: Path) -> None:
 
 def _refuse_non_image(ds: Dataset, path: Path) -> None:
     meta = getattr(ds, "file_meta", None)
-    sop = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
-    modality = str(ds.get("Modality", "")).upper()
+    sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
+    modality = str(get(ds, "Modality", "")).upper()
     has_pixels = any(t in ds._dict for t in (PIXEL_DATA_TAG, 0x7FE00008, 0x7FE00009))
     name = UID(sop).name if sop else "unknown SOP class"
     if sop in _NOT_IMAGE_SOP:
@@ -144,8 +149,8 @@ def _refuse_non_image(ds: Dataset, path: Path) -> None:
         raise NotAnImageError(f"no pixel data ({name})", [path])
 
 
-def read_headers(path: Path) -> tuple[SeriesIdentity, list[SliceHeader]]:
-    """Read one file's image headers (one per frame).
+def read_headers(path: Path) -> tuple[Dataset, list[SliceHeader]]:
+    """Read one file's image headers (one per frame), and its parsed header dataset.
 
     Raises:
         InvalidDicomError: not a DICOM file.
@@ -160,7 +165,7 @@ def read_headers(path: Path) -> tuple[SeriesIdentity, list[SliceHeader]]:
         syntax = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
     headers = expand_frames(ds, path, syntax) if is_multiframe(ds) else [header_from_dataset(ds, path, syntax)]
     _check_truncation(headers, path)
-    return series_identity(ds), headers
+    return ds, headers
 
 
 def _iter_files(root: Path) -> Iterable[Path]:
@@ -194,7 +199,7 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
     for root in roots:
         for path in _iter_files(root):
             try:
-                identity, headers = read_headers(path)
+                ds, headers = read_headers(path)
             except InvalidDicomError:
                 skipped.append(SkippedFile(path, "not a DICOM file"))
                 continue
@@ -207,6 +212,8 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
             except OSError as err:
                 skipped.append(SkippedFile(path, f"unreadable: {err.strerror or err}"))
                 continue
-            series = by_uid.setdefault(identity.series_uid, ScannedSeries(identity=identity))
-            series.headers.extend(headers)
+            uid = headers[0].series_uid
+            if uid not in by_uid:
+                by_uid[uid] = ScannedSeries(identity=series_identity(ds))
+            by_uid[uid].headers.extend(headers)
     return ScanResult(series=list(by_uid.values()), skipped=skipped)
