@@ -54,6 +54,7 @@ def fast_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
         return default
     if not getattr(element, "is_raw", False) or element.value is None:
         return ds.get(keyword, default)
+    value: Any
     if vr in _TEXT_VRS:
         value = _decode_text(element.value)
     elif vr in _BINARY_VRS:

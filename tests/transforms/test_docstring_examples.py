@@ -1,0 +1,17 @@
+"""The runnable examples in the transform docstrings must stay correct."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+from monai_ext.transforms import augment, ct_window, geometry, percentile_scale, resize
+
+
+@pytest.mark.parametrize("module", [augment, ct_window, geometry, percentile_scale, resize], ids=lambda m: m.__name__)
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
