@@ -40,10 +40,11 @@ def slice_normal(orientation: np.ndarray) -> np.ndarray:
         ValueError: the direction cosines are not unit length or not orthogonal.
     """
     row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+    shown = [round(float(v), 6) for v in orientation]
     if abs(np.linalg.norm(row) - 1) > ORTHOGONALITY_TOL or abs(np.linalg.norm(col) - 1) > ORTHOGONALITY_TOL:
-        raise ValueError(f"ImageOrientationPatient {list(orientation)} has non-unit direction cosines")
+        raise ValueError(f"ImageOrientationPatient {shown} has non-unit direction cosines")
     if abs(float(row @ col)) > ORTHOGONALITY_TOL:
-        raise ValueError(f"ImageOrientationPatient {list(orientation)} has non-orthogonal rows and columns")
+        raise ValueError(f"ImageOrientationPatient {shown} has non-orthogonal rows and columns")
     normal = np.cross(row, col)
     return normal / np.linalg.norm(normal)
 

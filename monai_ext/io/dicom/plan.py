@@ -7,6 +7,7 @@ loading executes the plan (:mod:`monai_ext.io.dicom.load`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,16 @@ class VolumePlan:
         return [h for stack in self.stacks for h in stack]
 
 
-def _choose(stacks: list[Stack], index: int | None, files: list) -> list[Stack]:
-    listing = "; ".join(f"[{i}] {s.label}" for i, s in enumerate(stacks))
+def _stack_files(stacks: list[Stack]) -> list[Path]:
+    """Files of every stack but the largest first: the odd ones a user should look at."""
+    largest = max(range(len(stacks)), key=lambda i: len(stacks[i].headers))
+    odd = [h.path for i, s in enumerate(stacks) if i != largest for h in s.headers]
+    return list(dict.fromkeys(odd + [h.path for h in stacks[largest].headers]))
+
+
+def _choose(stacks: list[Stack], index: int | None) -> list[Stack]:
+    listing = "; ".join(f"[{i}] {s.label} (first file {s.headers[0].path.name})" for i, s in enumerate(stacks))
+    files = _stack_files(stacks)
     if index is not None:
         if not 0 <= index < len(stacks):
             raise MultipleStacksError(f"stack {index} does not exist; the series has: {listing}", files)
@@ -181,7 +190,7 @@ def plan_volume(series: ScannedSeries, *, stack: int | None = None, resample: bo
     Raises:
         DicomError: a subclass naming the files and the problem (see :mod:`monai_ext.io.errors`).
     """
-    chosen = _choose(split_stacks(series.headers), stack, series.files)
+    chosen = _choose(split_stacks(series.headers), stack)
     problems: list[str] = [p for s in chosen for p in s.problems]
     headers = chosen[0].headers
     _check_pixel_format([h for s in chosen for h in s.headers])

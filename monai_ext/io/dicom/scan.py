@@ -146,6 +146,10 @@ def _refuse_non_image(ds: Dataset, path: Path) -> None:
     if modality in _NOT_IMAGE_MODALITY:
         raise NotAnImageError(f"not an image: modality {modality} ({name})", [path])
     if not has_pixels:
+        if "Image Storage" in name or "Rows" in ds:
+            raise CorruptDicomError(
+                f"an image object ({name}) without pixel data: the file is truncated or corrupt", [path]
+            )
         raise NotAnImageError(f"no pixel data ({name})", [path])
 
 

@@ -154,6 +154,23 @@ def _split_group(headers: list[SliceHeader], group: int) -> list[Stack]:
     raise _duplicate_error(headers)
 
 
+def _check_orientations(headers: list[SliceHeader]) -> None:
+    """Refuse direction cosines that are not unit length or not orthogonal, naming the files."""
+    problems: dict[tuple[float, ...], str | None] = {}
+    for h in headers:
+        if h.orientation is not None and h.orientation not in problems:
+            try:
+                slice_normal(np.asarray(h.orientation, float))
+                problems[h.orientation] = None
+            except ValueError as err:
+                problems[h.orientation] = str(err)
+    bad = [h for h in headers if h.orientation is not None and problems[h.orientation]]
+    if bad:
+        first = bad[0].orientation
+        assert first is not None
+        raise MissingGeometryError(str(problems[first]), [h.path for h in bad])
+
+
 def split_stacks(headers: list[SliceHeader]) -> list[Stack]:
     """Split the images of one series into stacks.
 
@@ -165,9 +182,11 @@ def split_stacks(headers: list[SliceHeader]) -> list[Stack]:
 
     Raises:
         DuplicateSliceError: different images share a position and no header field separates them.
-        MissingGeometryError: a multi-slice stack has images without position or orientation.
+        MissingGeometryError: a multi-slice stack has images without position or orientation, or an
+            orientation is not a pair of orthonormal direction cosines.
     """
     kept, notes = _drop_copies(headers)
+    _check_orientations(kept)
     stacks: list[Stack] = []
     for index, group in enumerate(_group_by_geometry(kept)):
         if len(group) > 1 and any(h.position is None or h.orientation is None for h in group):
