@@ -218,6 +218,8 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 continue
             uid = headers[0].series_uid
             if uid not in by_uid:
-                by_uid[uid] = ScannedSeries(identity=series_identity(ds))
+                with warnings.catch_warnings():  # pydicom warns on malformed descriptive values
+                    warnings.simplefilter("ignore")
+                    by_uid[uid] = ScannedSeries(identity=series_identity(ds))
             by_uid[uid].headers.extend(headers)
     return ScanResult(series=list(by_uid.values()), skipped=skipped)
