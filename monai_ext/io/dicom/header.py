@@ -6,7 +6,9 @@ uncompressed pixel data can later be read straight into the output volume withou
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,17 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from monai_ext.io.dicom.fastget import fast_get as get
+from monai_ext.io.dicom.fastget import fast_get
 
-__all__ = ["SeriesIdentity", "SliceHeader", "first_float", "float_tuple", "header_from_dataset"]
+__all__ = [
+    "SeriesIdentity",
+    "SliceHeader",
+    "first_float",
+    "float_tuple",
+    "header_from_dataset",
+    "header_from_fields",
+    "series_identity",
+]
 
 PIXEL_DATA_TAG = Tag(0x7FE0, 0x0010)
 
@@ -134,36 +144,51 @@ def series_identity(ds: Dataset) -> SeriesIdentity:
 
 def header_from_dataset(ds: Dataset, path: Path, transfer_syntax: str) -> SliceHeader:
     """Build the :class:`SliceHeader` of a single-frame image dataset (pixel data deferred)."""
-    orientation = float_tuple(get(ds, "ImageOrientationPatient"))
-    position = float_tuple(get(ds, "ImagePositionPatient"))
-    spacing = float_tuple(get(ds, "PixelSpacing"))
     offset, length = _pixel_location(ds)
+    return header_from_fields(functools.partial(fast_get, ds), path, transfer_syntax, offset, length)
+
+
+def header_from_fields(
+    get: Callable[..., Any], path: Path, transfer_syntax: str, offset: int | None, length: int | None
+) -> SliceHeader:
+    """Build a :class:`SliceHeader` from a ``get(keyword, default=None)`` accessor.
+
+    Args:
+        get: returns plain values (``str``/``list[str]`` for text VRs, numbers for binary VRs).
+        path: the file.
+        transfer_syntax: its transfer syntax UID.
+        offset: file offset of native pixel data (``None`` if encapsulated or unknown).
+        length: its length in bytes.
+    """
+    orientation = float_tuple(get("ImageOrientationPatient"))
+    position = float_tuple(get("ImagePositionPatient"))
+    spacing = float_tuple(get("PixelSpacing"))
     return SliceHeader(
         path=path,
         frame=None,
-        sop_instance_uid=str(get(ds, "SOPInstanceUID", "")),
-        series_uid=str(get(ds, "SeriesInstanceUID", "")),
-        rows=int(get(ds, "Rows", 0) or 0),
-        columns=int(get(ds, "Columns", 0) or 0),
+        sop_instance_uid=str(get("SOPInstanceUID", "")),
+        series_uid=str(get("SeriesInstanceUID", "")),
+        rows=int(get("Rows", 0) or 0),
+        columns=int(get("Columns", 0) or 0),
         position=position if position and len(position) == 3 else None,
         orientation=orientation if orientation and len(orientation) == 6 else None,
         pixel_spacing=spacing if spacing and len(spacing) == 2 else None,
-        slice_thickness=first_float(get(ds, "SliceThickness")),
-        rescale_slope=first_float(get(ds, "RescaleSlope")) or 1.0,
-        rescale_intercept=first_float(get(ds, "RescaleIntercept")) or 0.0,
-        bits_allocated=int(get(ds, "BitsAllocated", 16) or 16),
-        bits_stored=int(get(ds, "BitsStored", get(ds, "BitsAllocated", 16)) or 16),
-        pixel_signed=int(get(ds, "PixelRepresentation", 0) or 0) == 1,
-        samples_per_pixel=int(get(ds, "SamplesPerPixel", 1) or 1),
-        photometric=str(get(ds, "PhotometricInterpretation", "MONOCHROME2")),
+        slice_thickness=first_float(get("SliceThickness")),
+        rescale_slope=first_float(get("RescaleSlope")) or 1.0,
+        rescale_intercept=first_float(get("RescaleIntercept")) or 0.0,
+        bits_allocated=int(get("BitsAllocated", 16) or 16),
+        bits_stored=int(get("BitsStored", get("BitsAllocated", 16)) or 16),
+        pixel_signed=int(get("PixelRepresentation", 0) or 0) == 1,
+        samples_per_pixel=int(get("SamplesPerPixel", 1) or 1),
+        photometric=str(get("PhotometricInterpretation", "MONOCHROME2")),
         transfer_syntax=transfer_syntax,
-        instance_number=_int_or_none(get(ds, "InstanceNumber")),
-        acquisition_number=_int_or_none(get(ds, "AcquisitionNumber")),
-        echo_number=_int_or_none(get(ds, "EchoNumbers")),
-        echo_time=first_float(get(ds, "EchoTime")),
-        temporal_position=_int_or_none(get(ds, "TemporalPositionIdentifier")),
-        trigger_time=first_float(get(ds, "TriggerTime")),
-        number_of_frames=_int_or_none(get(ds, "NumberOfFrames")) or 1,
+        instance_number=_int_or_none(get("InstanceNumber")),
+        acquisition_number=_int_or_none(get("AcquisitionNumber")),
+        echo_number=_int_or_none(get("EchoNumbers")),
+        echo_time=first_float(get("EchoTime")),
+        temporal_position=_int_or_none(get("TemporalPositionIdentifier")),
+        trigger_time=first_float(get("TriggerTime")),
+        number_of_frames=_int_or_none(get("NumberOfFrames")) or 1,
         pixel_offset=offset,
         pixel_length=length,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,14 +27,25 @@ from monai_ext.io.dicom.header import (
     SeriesIdentity,
     SliceHeader,
     header_from_dataset,
+    header_from_fields,
     series_identity,
 )
 from monai_ext.io.dicom.multiframe import expand_frames, is_multiframe
+from monai_ext.io.dicom.rawheader import RawHeader, parse_raw_header
 from monai_ext.io.errors import CorruptDicomError, NotAnImageError
 
-__all__ = ["ScanResult", "ScannedSeries", "SkippedFile", "read_headers", "scan"]
+__all__ = [
+    "ScanResult",
+    "ScannedSeries",
+    "SkippedFile",
+    "check_encapsulated",
+    "read_headers",
+    "read_raw_header",
+    "scan",
+]
 
 _CHUNK = 1 << 16  # first read; enough for the header of nearly every single-frame image
+_LONG_HEADER = 1 << 22  # second read for headers past the first chunk
 _DEFER = 512  # element values larger than this are located, not read
 
 HEADER_TAGS = [
@@ -96,6 +108,13 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
 
 
 _HEADER_TAG_VALUES = [Tag(keyword) for keyword in HEADER_TAGS]  # converted once, not on every file
+_IDENTITY_TAGS = [
+    Tag(keyword)
+    for keyword in (
+        "SpecificCharacterSet", "SeriesInstanceUID", "StudyInstanceUID", "PatientID", "PatientName", "StudyDate",
+        "StudyDescription", "SeriesDescription", "SeriesNumber", "Modality", "Manufacturer", "ManufacturerModelName",
+    )
+]  # fmt: skip
 
 
 def _parse(data: bytes, force: bool) -> Dataset:
@@ -104,14 +123,34 @@ def _parse(data: bytes, force: bool) -> Dataset:
         return pydicom.dcmread(io.BytesIO(data), defer_size=_DEFER, specific_tags=_HEADER_TAG_VALUES, force=force)
 
 
-def _read_dataset(path: Path) -> Dataset:
-    """Parse the header of ``path`` with pixel data deferred; raise typed errors."""
-    size = path.stat().st_size
+def _read_start(path: Path) -> bytes:
+    """The first bytes of ``path``; raise ``InvalidDicomError`` when it cannot be DICOM."""
     with open(path, "rb") as fh:
         data = fh.read(_CHUNK)
-    force = data[128:132] != b"DICM" and _looks_like_raw_dicom(data)
-    if data[128:132] != b"DICM" and not force:
+    if data[128:132] != b"DICM" and not _looks_like_raw_dicom(data):
         raise InvalidDicomError("no DICM preamble")
+    return data
+
+
+def read_raw_header(path: Path) -> tuple[bytes, RawHeader | None]:
+    """The first bytes of ``path`` and its fast-path header (``None``: pydicom must parse it).
+
+    Raises:
+        InvalidDicomError: not a DICOM file.
+    """
+    data = _read_start(path)
+    raw = parse_raw_header(data)
+    if raw is None and len(data) == _CHUNK:  # long header (e.g. vendor private blocks): read further
+        with open(path, "rb") as fh:
+            data = fh.read(_LONG_HEADER)
+        raw = parse_raw_header(data)
+    return data, raw
+
+
+def _read_dataset(path: Path, data: bytes) -> Dataset:
+    """Parse the header of ``path`` (starting with ``data``) with pydicom, pixel data deferred."""
+    size = path.stat().st_size
+    force = data[128:132] != b"DICM"
     try:
         ds = _parse(data, force)
         if PIXEL_DATA_TAG not in ds._dict and size > len(data):
@@ -135,41 +174,84 @@ def _check_truncation(headers: list[SliceHeader], path: Path) -> None:
             )
 
 
-def _refuse_non_image(ds: Dataset, path: Path) -> None:
-    meta = getattr(ds, "file_meta", None)
-    sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
-    modality = str(get(ds, "Modality", "")).upper()
-    has_pixels = any(t in ds._dict for t in (PIXEL_DATA_TAG, 0x7FE00008, 0x7FE00009))
+def check_encapsulated(path: Path, offset: int) -> None:
+    """Walk the items of encapsulated (compressed) pixel data; a missing end means a truncated file.
+
+    Raises:
+        CorruptDicomError: an item runs past the end of the file, or the sequence delimiter is missing.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise CorruptDicomError("truncated compressed pixel data: no sequence delimiter", [path])
+            group, elem, length = struct.unpack("<HHI", head)
+            if (group, elem) == (0xFFFE, 0xE0DD):
+                return
+            if (group, elem) != (0xFFFE, 0xE000) or fh.tell() + length > size:
+                raise CorruptDicomError(
+                    f"truncated or corrupt compressed pixel data at byte {fh.tell() - 8} of {size}", [path]
+                )
+            fh.seek(length, io.SEEK_CUR)
+
+
+def _refuse_non_image(sop: str, modality: str, has_pixels: bool, has_rows: bool, path: Path) -> None:
+    """Raise :class:`NotAnImageError` (or :class:`CorruptDicomError` for a truncated image) as needed."""
+    modality = modality.upper()
     name = UID(sop).name if sop else "unknown SOP class"
     if sop in _NOT_IMAGE_SOP:
         raise NotAnImageError(f"not an image: {_NOT_IMAGE_SOP[sop]}", [path])
     if modality in _NOT_IMAGE_MODALITY:
         raise NotAnImageError(f"not an image: modality {modality} ({name})", [path])
     if not has_pixels:
-        if "Image Storage" in name or "Rows" in ds:
+        if "Image Storage" in name or has_rows:
             raise CorruptDicomError(
                 f"an image object ({name}) without pixel data: the file is truncated or corrupt", [path]
             )
         raise NotAnImageError(f"no pixel data ({name})", [path])
 
 
-def read_headers(path: Path) -> tuple[Dataset, list[SliceHeader]]:
-    """Read one file's image headers (one per frame), and its parsed header dataset.
+def read_headers(path: Path) -> list[SliceHeader]:
+    """Read one file's image headers (one per frame).
+
+    The fast reader of :mod:`~monai_ext.io.dicom.rawheader` handles ordinary single-frame files; pydicom
+    handles everything else (multi-frame, big-endian, files without a preamble, unusual structure).
 
     Raises:
         InvalidDicomError: not a DICOM file.
         NotAnImageError: DICOM without an image.
         CorruptDicomError: truncated or unparsable.
     """
-    ds = _read_dataset(path)
-    _refuse_non_image(ds, path)
+    data, raw = read_raw_header(path)
+    if raw is not None:
+        sop = str(raw.get("SOPClassUID", "") or raw.media_sop_class)
+        _refuse_non_image(sop, str(raw.get("Modality", "")), raw.has_pixel_data, "Rows" in raw, path)
+        header = header_from_fields(raw.get, path, raw.transfer_syntax, raw.pixel_offset, raw.pixel_length)
+        _check_truncation([header], path)
+        if raw.encapsulated_offset is not None:
+            check_encapsulated(path, raw.encapsulated_offset)
+        return [header]
+    ds = _read_dataset(path, data)
     meta = getattr(ds, "file_meta", None)
+    sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
+    has_pixels = any(t in ds._dict for t in (PIXEL_DATA_TAG, 0x7FE00008, 0x7FE00009))
+    _refuse_non_image(sop, str(get(ds, "Modality", "")), has_pixels, "Rows" in ds, path)
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not syntax:
         syntax = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
     headers = expand_frames(ds, path, syntax) if is_multiframe(ds) else [header_from_dataset(ds, path, syntax)]
     _check_truncation(headers, path)
-    return ds, headers
+    return headers
+
+
+def _identity(path: Path) -> SeriesIdentity:
+    """Descriptive series fields, read with pydicom (character sets, person names) from one file."""
+    with warnings.catch_warnings():  # pydicom warns on malformed descriptive values
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=_IDENTITY_TAGS)
+    return series_identity(ds)
 
 
 def _iter_files(root: Path) -> Iterable[Path]:
@@ -203,7 +285,7 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
     for root in roots:
         for path in _iter_files(root):
             try:
-                ds, headers = read_headers(path)
+                headers = read_headers(path)
             except InvalidDicomError:
                 skipped.append(SkippedFile(path, "not a DICOM file"))
                 continue
@@ -218,8 +300,6 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 continue
             uid = headers[0].series_uid
             if uid not in by_uid:
-                with warnings.catch_warnings():  # pydicom warns on malformed descriptive values
-                    warnings.simplefilter("ignore")
-                    by_uid[uid] = ScannedSeries(identity=series_identity(ds))
+                by_uid[uid] = ScannedSeries(identity=_identity(path))
             by_uid[uid].headers.extend(headers)
     return ScanResult(series=list(by_uid.values()), skipped=skipped)
