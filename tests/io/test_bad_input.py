@@ -43,8 +43,9 @@ from monai_ext.io import (
     load_dicom_series,
     scan,
 )
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = SHARED_DATA
 CT_SLAB = DATA / "dicom" / "ct-chest-lidc0314-slab"
 CT_PHANTOM = DATA / "dicom" / "ct-head-phantom-philips"
 N_SLICES = 8  # consecutive slices taken from the middle of a real series: enough to be a stack, fast to copy

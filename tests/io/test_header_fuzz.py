@@ -30,6 +30,7 @@ def phantom_slices(ct_phantom):
     return files, headers
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about the damaged values
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     victim=st.integers(0, N_SLICES - 1),

@@ -10,8 +10,7 @@ from pydicom.data import get_testdata_files
 from monai_ext.io.dicom.header import header_from_dataset, header_from_fields
 from monai_ext.io.dicom.rawheader import parse_raw_header
 from monai_ext.io.dicom.scan import _read_dataset, read_raw_header
-
-from ..conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA
 
 
 def _real_files() -> list[Path]:
