@@ -72,7 +72,7 @@ def run_demo(out: Path, shape: tuple[int, int, int] = (64, 64, 32)) -> dict[str,
     if damaged.exists():
         shutil.rmtree(damaged)
     shutil.copytree(folder / "ct", damaged)
-    ordered = load_dicom_series(folder / "ct").meta["source_files"]
+    ordered = volume.meta["source_files"]  # files in slice order: remove an interior one
     victim = damaged / Path(ordered[shape[2] // 2]).name
     victim.unlink()
     try:

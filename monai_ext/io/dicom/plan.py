@@ -164,7 +164,7 @@ def _check_stack(headers: list[SliceHeader], geo: StackGeometry, resample: bool,
         problems.append(f"{detail}: resampled to {geo.spacing:.3f} mm along the normal")
 
 
-def _same_positions(stacks: list[list[SliceHeader]], geos: list[StackGeometry]) -> bool:
+def _same_positions(geos: list[StackGeometry]) -> bool:
     ref = geos[0].distances
     return all(len(g.distances) == len(ref) and np.allclose(g.distances, ref, atol=1e-2) for g in geos[1:])
 
@@ -201,7 +201,7 @@ def plan_volume(series: ScannedSeries, *, stack: int | None = None, resample: bo
         positions = np.array([h.position or (0.0, 0.0, 0.0) for h in s.headers], float)
         geos.append(analyse_positions(positions, orientation, pixel_spacing))
     geo = geos[0]
-    if len(chosen) > 1 and not _same_positions([s.headers for s in chosen], geos):
+    if len(chosen) > 1 and not _same_positions(geos):
         raise MultipleStacksError(
             f"the {chosen[0].dimension[0]} stacks have different slice positions: "  # type: ignore[index]
             + "; ".join(s.label for s in chosen),
