@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import monai_ext
 from monai_ext.cli import demo, dicom
 from monai_ext.io.errors import DicomError
 
@@ -15,6 +16,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="monai-ext", description="Medical imaging tools on MONAI.")
+    parser.add_argument("--version", action="version", version=f"monai-ext {monai_ext.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     dicom.register(commands)
     demo.register(commands)
