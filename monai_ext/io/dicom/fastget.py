@@ -15,14 +15,16 @@ from typing import Any
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
-__all__ = ["fast_get"]
+__all__ = ["DECODABLE_VRS", "decode_raw", "fast_get", "tag_and_vr"]
 
 _TEXT_VRS = frozenset({"UI", "CS", "DS", "IS", "DA", "TM", "AS", "DT"})
 _BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
+DECODABLE_VRS = _TEXT_VRS | _BINARY_VRS.keys()
 
 
 @functools.cache
-def _tag_and_vr(keyword: str) -> tuple[int, str]:
+def tag_and_vr(keyword: str) -> tuple[int, str]:
+    """Tag (as an int) and dictionary VR of a DICOM keyword."""
     tag = tag_for_keyword(keyword)
     if tag is None:
         raise KeyError(f"unknown DICOM keyword {keyword!r}")
@@ -41,6 +43,16 @@ def _decode_binary(raw: bytes, code: str, little: bool) -> int | float | list[An
     return values[0] if count == 1 else values
 
 
+def decode_raw(raw: bytes, vr: str, little: bool = True) -> Any:
+    """Decode the raw value bytes of a text or binary VR (one of :data:`DECODABLE_VRS`).
+
+    Returns:
+        ``str``/``list[str]`` for text VRs, ``int``/``float``/list for binary VRs; ``None`` when empty.
+    """
+    value = _decode_text(raw) if vr in _TEXT_VRS else _decode_binary(raw, _BINARY_VRS[vr], little)
+    return None if value in ("", []) else value
+
+
 def fast_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
     """``ds.get(keyword, default)`` with raw numeric/code/UID values decoded directly.
 
@@ -48,17 +60,11 @@ def fast_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
         ``str`` or ``list[str]`` for text VRs (DS/IS stay text: callers parse them), ``int``/``float`` or a
         list for binary VRs, and pydicom's own value for everything else.
     """
-    tag, vr = _tag_and_vr(keyword)
+    tag, vr = tag_and_vr(keyword)
     element = ds._dict.get(tag)  # type: ignore[call-overload]
     if element is None:
         return default
-    if not getattr(element, "is_raw", False) or element.value is None:
+    if not getattr(element, "is_raw", False) or element.value is None or vr not in DECODABLE_VRS:
         return ds.get(keyword, default)
-    value: Any
-    if vr in _TEXT_VRS:
-        value = _decode_text(element.value)
-    elif vr in _BINARY_VRS:
-        value = _decode_binary(element.value, _BINARY_VRS[vr], element.is_little_endian)
-    else:
-        return ds.get(keyword, default)
-    return default if value == "" else value
+    value = decode_raw(element.value, vr, element.is_little_endian)
+    return default if value is None else value

@@ -12,17 +12,14 @@ or any structure it does not understand. Tests check that both paths give identi
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from monai_ext.io.dicom.fastget import DECODABLE_VRS, decode_raw, tag_and_vr
 
 __all__ = ["RawHeader", "parse_raw_header"]
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"})
-_TEXT_VRS = frozenset({"UI", "CS", "DS", "IS", "DA", "TM", "AS", "DT"})
-_BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
@@ -31,24 +28,17 @@ _MULTIFRAME_TAGS = frozenset({0x52009229, 0x52009230})  # shared / per-frame fun
 _MAX_DEPTH = 8
 
 
-def _keyword_table(keywords: Iterable[str]) -> dict[str, tuple[int, str]]:
-    table = {}
-    for keyword in keywords:
-        tag = tag_for_keyword(keyword)
-        if tag is not None:
-            table[keyword] = (int(tag), dictionary_VR(tag))
-    return table
-
-
-WANTED = _keyword_table(
-    [
+WANTED = {
+    keyword: tag_and_vr(keyword)
+    for keyword in (
         "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
         "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
         "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
         "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
         "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames",
-    ]
-)  # fmt: skip
+    )
+}  # fmt: skip
+assert all(vr in DECODABLE_VRS for _, vr in WANTED.values())
 _WANTED_TAGS = frozenset(tag for tag, _ in WANTED.values())
 
 
@@ -82,16 +72,8 @@ class RawHeader:
         """Value of a :data:`WANTED` keyword: ``str``/``list[str]`` for text, numbers for binary VRs."""
         tag, vr = WANTED[keyword]
         raw = self.elements.get(tag)
-        if raw is None:
-            return default
-        if vr in _BINARY_VRS:
-            code = _BINARY_VRS[vr]
-            count = len(raw) // struct.calcsize(code)
-            values = list(struct.unpack(f"<{count}{code}", raw[: count * struct.calcsize(code)]))
-            return default if not values else values[0] if count == 1 else values
-        parts = [p.strip(" \x00") for p in raw.decode("ascii", errors="replace").split("\\")]
-        value: Any = parts[0] if len(parts) == 1 else parts
-        return default if value == "" else value
+        value = None if raw is None else decode_raw(raw, vr)
+        return default if value is None else value
 
     def __contains__(self, keyword: str) -> bool:
         return WANTED[keyword][0] in self.elements
