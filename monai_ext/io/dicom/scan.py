@@ -48,10 +48,10 @@ _CHUNK = 1 << 16  # first read; enough for the header of nearly every single-fra
 _LONG_HEADER = 1 << 22  # second read for headers past the first chunk
 _DEFER = 512  # element values larger than this are located, not read
 
+# Tags the pydicom path reads from every file (series descriptions come from one file: see _identity).
 HEADER_TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "PatientID", "PatientName",
-    "StudyDate", "StudyDescription", "SeriesDescription", "SeriesNumber", "Modality", "Manufacturer",
-    "ManufacturerModelName", "Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient",
+    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
+    "ImagePositionPatient", "ImageOrientationPatient",
     "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept", "BitsAllocated", "BitsStored",
     "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation", "InstanceNumber",
     "AcquisitionNumber", "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime",
