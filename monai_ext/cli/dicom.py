@@ -45,11 +45,10 @@ def describe_series(series: ScannedSeries, *, resample: bool = False) -> dict[st
     except DicomError as err:
         entry["problems"].append(f"{type(err).__name__}: {err.problem}")
         return entry
-    spacing = [round(float(v), 5) for v in (abs(plan.affine[:3, :3]) ** 2).sum(axis=0) ** 0.5]
     entry.update(
         n_slices=len(plan.stacks[0]),
         shape=list(plan.shape),
-        spacing=spacing,
+        spacing=[round(v, 5) for v in plan.voxel_size],
         problems=list(plan.problems),
         loadable=True,
     )

@@ -82,7 +82,7 @@ def _volume_meta(series: ScannedSeries, plan: VolumePlan, dtype: np.dtype) -> di
         "series_number": ident.series_number,
         "n_slices": len(plan.stacks[0]),
         "shape": list(plan.shape),
-        "spacing": [float(v) for v in np.linalg.norm(plan.affine[:3, :3], axis=0)],
+        "spacing": plan.voxel_size,
         "orientation_lps": list(first.orientation) if first.orientation else None,
         "slice_thickness": first.slice_thickness,
         "rescale_slope": sorted({h.rescale_slope for h in headers}),

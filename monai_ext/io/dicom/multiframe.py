@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydicom.dataset import Dataset
 
 from monai_ext.io.dicom.header import SliceHeader, first_float, float_tuple, header_from_dataset
@@ -91,8 +92,6 @@ def _grid_offsets(ds: Dataset, base: SliceHeader, n_frames: int) -> list[tuple[f
     offsets = float_tuple(ds.get("GridFrameOffsetVector"))
     if not offsets or len(offsets) != n_frames or base.position is None or base.orientation is None:
         return [None] * n_frames
-    import numpy as np
-
     row, col = np.array(base.orientation[:3]), np.array(base.orientation[3:])
     normal = np.cross(row, col)
     origin = np.array(base.position)

@@ -58,6 +58,11 @@ class VolumePlan:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def voxel_size(self) -> list[float]:
+        """Voxel size of the output grid in mm along ``I, J, K`` (column norms of the affine)."""
+        return [float(v) for v in np.linalg.norm(self.affine[:3, :3], axis=0)]
+
+    @property
     def headers(self) -> list[SliceHeader]:
         """All headers of the plan."""
         return [h for stack in self.stacks for h in stack]
