@@ -1,7 +1,20 @@
-"""Embedded example data (generated, nothing downloaded)."""
+"""Datasets: MedMNIST-style archives, datalists and folders of cases, plus embedded example data."""
 
 from __future__ import annotations
 
+from monai_ext.data.cases import UNKNOWN_LABEL, case_dataset, load_cases, preprocess_array
+from monai_ext.data.datalist import load_datalist
+from monai_ext.data.npz import DatasetError, load_npz_split, npz_splits
 from monai_ext.data.phantom import head_phantom_hu
 
-__all__ = ["head_phantom_hu"]
+__all__ = [
+    "UNKNOWN_LABEL",
+    "DatasetError",
+    "case_dataset",
+    "head_phantom_hu",
+    "load_cases",
+    "load_datalist",
+    "load_npz_split",
+    "npz_splits",
+    "preprocess_array",
+]

@@ -9,6 +9,7 @@ from monai_ext.transforms.augment import (
     RandKerasAugment,
     RandKerasAugmentd,
 )
+from monai_ext.transforms.batch_augment import RandBatchAugment
 from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
 from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
 from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
@@ -25,6 +26,7 @@ __all__ = [
     "NormalizeGeometryd",
     "PercentileScale",
     "PercentileScaled",
+    "RandBatchAugment",
     "RandKerasAugment",
     "RandKerasAugmentd",
     "ResizeToShape",
