@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test test-slicer lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Slicer-facing tests against the real MRML libraries (slicer-core wheel, in its own venv: it pins vtk).
+test-slicer:
+	bash .ci/slicer_env.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
@@ -33,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dicom_load.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-slicer demo_output .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
 Every case becomes ``{"image": float32 tensor (1, D, H, W) in [0, 1], "label": int, "case_id": str}``
 (``label`` is ``-1`` when unknown). The preprocessing is the data layer's: orientation to RAS for files,
 :class:`~monai_ext.transforms.ResizeToShape` to ``spatial_size``, then per-volume min-max scaling to
-[0, 1]. Preprocessing runs once, so training epochs only pay for augmentation.
+[0, 1]. Preprocessing runs once (vectorised over the cases of an archive), so training epochs only pay for augmentation.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from monai.data import Dataset
-from monai.transforms import Compose, EnsureChannelFirst, LoadImage, Orientation, ScaleIntensity
+from monai.transforms import Compose, EnsureChannelFirst, LoadImage, Orientation
 
 from monai_ext.data.datalist import load_datalist
 from monai_ext.data.npz import DatasetError, load_npz_split
@@ -72,29 +72,43 @@ def case_dataset(
 def preprocess_array(volume: np.ndarray | torch.Tensor, *, spatial_size: Sequence[int]) -> torch.Tensor:
     """Resize a ``(C, D, H, W)`` volume to ``spatial_size`` and scale it to [0, 1] (float32).
 
+    The scaling is min-max over the whole volume (a constant volume becomes zeros), as MONAI's
+    ``ScaleIntensity(minv=0, maxv=1)``.
+
     Raises:
         ValueError: the volume is not 4D or holds NaN/inf.
     """
-    image = torch.as_tensor(volume, dtype=torch.float32)
+    image = torch.as_tensor(np.asarray(volume) if not isinstance(volume, torch.Tensor) else volume)
     if image.ndim != 4:
         raise ValueError(f"expected a (C, D, H, W) volume, got shape {tuple(image.shape)}")
-    if not torch.isfinite(image).all():
+    return _preprocess_batch(image[None], spatial_size)[0]
+
+
+def _preprocess_batch(batch: torch.Tensor, spatial_size: Sequence[int]) -> torch.Tensor:
+    """``(N, C, D, H, W)`` -> resized float32 ``(N, C, *spatial_size)``, each case min-max scaled to [0, 1]."""
+    images = batch.as_subclass(torch.Tensor).float()
+    if not torch.isfinite(images).all():
         raise ValueError("the volume holds NaN or infinite values")
-    if tuple(image.shape[1:]) != tuple(spatial_size):
-        image = ResizeToShape(spatial_size=spatial_size)(image)
-    return torch.as_tensor(ScaleIntensity(minv=0.0, maxv=1.0)(image)).as_subclass(torch.Tensor)
+    n, c = images.shape[:2]
+    if tuple(images.shape[2:]) != tuple(spatial_size):
+        # ResizeToShape resamples each channel independently: cases are stacked as channels.
+        flat = images.reshape(n * c, *images.shape[2:])
+        images = torch.as_tensor(ResizeToShape(spatial_size=spatial_size)(flat)).as_subclass(torch.Tensor)
+        images = images.reshape(n, c, *spatial_size)
+    low = images.amin(dim=(1, 2, 3, 4), keepdim=True)
+    span = images.amax(dim=(1, 2, 3, 4), keepdim=True) - low
+    return torch.where(span > 0, (images - low) / span.clamp_min(torch.finfo(torch.float32).tiny), 0.0)
 
 
 def _npz_cases(path: Path, split: str, spatial_size: Sequence[int], limit: int | None) -> list[dict[str, Any]]:
     images, labels = load_npz_split(path, split)
     images, labels = images[:limit], labels[:limit]
+    try:
+        tensors = _preprocess_batch(torch.from_numpy(np.ascontiguousarray(images))[:, None], spatial_size)
+    except ValueError as err:
+        raise DatasetError(path, f"split {split!r}: {err}") from err
     return [
-        {
-            "image": preprocess_array(images[i][None], spatial_size=spatial_size),
-            "label": int(labels[i]),
-            "case_id": f"{split}_{i:05d}",
-        }
-        for i in range(len(images))
+        {"image": tensors[i], "label": int(labels[i]), "case_id": f"{split}_{i:05d}"} for i in range(len(tensors))
     ]
 
 

@@ -1,0 +1,1 @@
+"""Helpers of the MonaiBundleExplorer module; only ``mrmlAdapter`` and ``pipeline`` need Slicer's MRML."""

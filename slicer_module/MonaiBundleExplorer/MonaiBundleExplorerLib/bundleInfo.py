@@ -1,0 +1,94 @@
+"""Read what the GUI shows about a bundle from its ``configs/metadata.json`` (folder or zip; offline, no code run)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+METADATA = "configs/metadata.json"
+
+
+@dataclass
+class BundleInfo:
+    path: Path
+    name: str
+    version: str = ""
+    task: str = ""
+    description: str = ""
+    inputs: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+    classNames: list[str] = field(default_factory=list)
+    licence: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def readMetadata(bundlePath: str | Path) -> dict:
+    """The bundle's metadata as a dict; raises ``ValueError`` with a plain message when it cannot be read."""
+    path = Path(bundlePath)
+    try:
+        if path.is_file() and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [name for name in archive.namelist() if name.endswith(METADATA)]
+                if not names:
+                    raise ValueError(f"{path.name} holds no {METADATA}")
+                return json.loads(archive.read(min(names, key=len)).decode("utf-8"))
+        return json.loads((path / METADATA).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"Cannot read the metadata of bundle {path}: {exc}") from exc
+
+
+def readBundleInfo(bundlePath: str | Path) -> BundleInfo:
+    metadata = readMetadata(bundlePath)
+    network = metadata.get("network_data_format", {})
+    outputs = network.get("outputs", {})
+    classNames = metadata.get("class_names") or next(
+        (list(output.get("channel_def", {}).values()) for output in outputs.values() if output.get("channel_def")), []
+    )
+    return BundleInfo(
+        path=Path(bundlePath),
+        name=str(metadata.get("name") or Path(bundlePath).stem),
+        version=str(metadata.get("version", "")),
+        task=str(metadata.get("task", "")),
+        description=str(metadata.get("description", "")),
+        inputs=network.get("inputs", {}),
+        outputs=outputs,
+        classNames=[str(name) for name in classNames],
+        licence=str(metadata.get("license") or metadata.get("licence", "")),
+        metrics=metadata.get("metrics") or metadata.get("performance") or {},
+    )
+
+
+def findBundles(roots) -> list[Path]:
+    """Bundle folders and zips directly under each root (a root may itself be a bundle), sorted by name."""
+    found: list[Path] = []
+    for root in map(Path, roots):
+        candidates = [root] if _isBundle(root) else sorted(root.iterdir()) if root.is_dir() else []
+        found += [candidate for candidate in candidates if _isBundle(candidate)]
+    return sorted(set(found), key=lambda path: path.name.lower())
+
+
+def summary(info: BundleInfo, trusted: bool) -> str:
+    """Plain-text lines for the bundle info area (translation happens in the widget)."""
+    lines = [f"{info.name} {info.version}".strip(), f"Task: {info.task or 'not stated'}"]
+    lines += [f"Input {name}: {_describe(spec)}" for name, spec in info.inputs.items()]
+    lines += [f"Output {name}: {_describe(spec)}" for name, spec in info.outputs.items()]
+    lines.append("Classes: " + (", ".join(info.classNames) or "not stated"))
+    lines.append(f"Licence: {info.licence or 'not stated'}")
+    lines += [f"Metric {name}: {value}" for name, value in info.metrics.items()]
+    lines.append("Trusted: configs may run code" if trusted else "Not trusted: runs with safe loading (no code)")
+    return "\n".join(lines)
+
+
+def _describe(spec) -> str:
+    if not isinstance(spec, dict):
+        return str(spec)
+    keys = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range")
+    return ", ".join(f"{key}={spec[key]}" for key in keys if key in spec)
+
+
+def _isBundle(path: Path) -> bool:
+    if path.is_dir():
+        return (path / METADATA).is_file()
+    return path.suffix == ".zip" and path.is_file()

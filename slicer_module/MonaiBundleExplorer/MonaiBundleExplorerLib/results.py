@@ -1,0 +1,59 @@
+"""Turn worker results into rows: the class-probability table and the batch CSV (pure Python)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+def probabilityRows(result: dict) -> list[tuple[str, float]]:
+    """``(class name, probability)`` pairs; unnamed classes become ``class 0``, ``class 1``..."""
+    probabilities = [float(value) for value in result.get("probabilities") or []]
+    names = list(result.get("classNames") or [])
+    names += [f"class {index}" for index in range(len(names), len(probabilities))]
+    return list(zip(names, probabilities, strict=False))
+
+
+def predictedClass(result: dict) -> str:
+    rows = probabilityRows(result)
+    return max(rows, key=lambda row: row[1])[0] if rows else ""
+
+
+def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
+    """Header and rows for a batch: input, status, predicted class, one column per class, map paths, error."""
+    classNames: list[str] = []
+    mapNames: list[str] = []
+    for item in items:
+        classNames += [name for name, _ in probabilityRows(item) if name not in classNames]
+        mapNames += [name for name in item.get("maps") or {} if name not in mapNames]
+    header = ["input", "status", "predicted", *classNames, *(f"map:{name}" for name in mapNames), "error"]
+    rows = []
+    for item in items:
+        error = item.get("error") or {}
+        row = {
+            "input": item.get("inputPath", ""),
+            "status": "error" if error else "ok",
+            "error": error.get("message", ""),
+        }
+        row["predicted"] = predictedClass(item)
+        row.update({name: f"{value:.6g}" for name, value in probabilityRows(item)})
+        row.update({f"map:{name}": path for name, path in (item.get("maps") or {}).items()})
+        rows.append(row)
+    return header, rows
+
+
+def writeBatchCsv(path: str | Path, items: list[dict]) -> Path:
+    header, rows = batchRows(items)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=header, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def volumeFiles(folder: str | Path) -> list[Path]:
+    """NIfTI and NRRD files in ``folder`` (not recursive), sorted."""
+    suffixes = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+    return sorted(path for path in Path(folder).iterdir() if path.is_file() and path.name.lower().endswith(suffixes))
