@@ -43,7 +43,7 @@ def export_torchscript(network: nn.Module, path: str | os.PathLike[str], metadat
     network = network.eval()
     try:
         module = torch.jit.script(network)
-    except Exception:  # noqa: BLE001 - some modules only trace
+    except Exception:
         module = torch.jit.trace(network, example_input(metadata))
     with atomic_path(path) as tmp:
         torch.jit.save(module, str(tmp), _extra_files={METADATA_KEY: json.dumps(dict(metadata))})

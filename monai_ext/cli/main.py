@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 import monai_ext
-from monai_ext.cli import demo, dicom
+from monai_ext.bundle.exporter import BundleExportError
+from monai_ext.cli import bundle, demo, dicom
 from monai_ext.io.errors import DicomError
 
 __all__ = ["build_parser", "main"]
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     dicom.register(commands)
     demo.register(commands)
+    bundle.register(commands)
     return parser
 
 
@@ -28,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except DicomError as err:
+    except (DicomError, BundleExportError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
 

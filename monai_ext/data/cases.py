@@ -21,6 +21,7 @@ from monai.transforms import Compose, EnsureChannelFirst, LoadImage, Orientation
 from monai_ext.data.datalist import load_datalist
 from monai_ext.data.npz import DatasetError, load_npz_split
 from monai_ext.io.monai_reader import DicomSeriesReader
+from monai_ext.transforms.mask_distance import mask_distance
 from monai_ext.transforms.resize import ResizeToShape
 
 __all__ = ["UNKNOWN_LABEL", "case_dataset", "load_cases", "preprocess_array"]
@@ -30,7 +31,13 @@ _NIFTI_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
 
 
 def load_cases(
-    dataset_path: str | os.PathLike[str], split: str, *, spatial_size: Sequence[int], limit: int | None = None
+    dataset_path: str | os.PathLike[str],
+    split: str,
+    *,
+    spatial_size: Sequence[int],
+    limit: int | None = None,
+    distance_channel: bool = False,
+    max_distance: int = 6,
 ) -> list[dict[str, Any]]:
     """Read and preprocess every case of ``split``.
 
@@ -40,6 +47,9 @@ def load_cases(
         split: split name (ignored for folders).
         spatial_size: network input shape ``(D, H, W)``.
         limit: keep only the first ``limit`` cases (smoke runs).
+        distance_channel: for binary shape masks, append the inner distance map
+            (:class:`~monai_ext.transforms.MaskDistance`) as a second channel: images become ``(2, D, H, W)``.
+        max_distance: distance (voxels) mapped to 1 in that channel.
 
     Returns:
         The cases, in file order.
@@ -59,14 +69,40 @@ def load_cases(
         raise DatasetError(path, "expected an .npz archive, a datalist .json or a folder of images")
     if not cases:
         raise DatasetError(path, f"split {split!r} holds no cases")
+    if distance_channel:
+        _add_distance(cases, max_distance)
     return cases
 
 
 def case_dataset(
-    dataset_path: str | os.PathLike[str], split: str, *, spatial_size: Sequence[int], limit: int | None = None
+    dataset_path: str | os.PathLike[str],
+    split: str,
+    *,
+    spatial_size: Sequence[int],
+    limit: int | None = None,
+    distance_channel: bool = False,
+    max_distance: int = 6,
 ) -> Dataset:
     """:func:`load_cases` wrapped in a MONAI :class:`~monai.data.Dataset` (no further transform)."""
-    return Dataset(data=load_cases(dataset_path, split, spatial_size=spatial_size, limit=limit))
+    cases = load_cases(
+        dataset_path,
+        split,
+        spatial_size=spatial_size,
+        limit=limit,
+        distance_channel=distance_channel,
+        max_distance=max_distance,
+    )
+    return Dataset(data=cases)
+
+
+def _add_distance(cases: list[dict[str, Any]], max_distance: int, chunk: int = 64) -> None:
+    """Append the distance channel to every case in place (batched, ``chunk`` cases at a time)."""
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        masks = torch.stack([c["image"] for c in part])
+        distance = mask_distance(masks, max_distance=max_distance)
+        for case, dist in zip(part, distance, strict=True):
+            case["image"] = torch.cat([case["image"], dist])
 
 
 def preprocess_array(volume: np.ndarray | torch.Tensor, *, spatial_size: Sequence[int]) -> torch.Tensor:
@@ -107,9 +143,7 @@ def _npz_cases(path: Path, split: str, spatial_size: Sequence[int], limit: int |
         tensors = _preprocess_batch(torch.from_numpy(np.ascontiguousarray(images))[:, None], spatial_size)
     except ValueError as err:
         raise DatasetError(path, f"split {split!r}: {err}") from err
-    return [
-        {"image": tensors[i], "label": int(labels[i]), "case_id": f"{split}_{i:05d}"} for i in range(len(tensors))
-    ]
+    return [{"image": tensors[i], "label": int(labels[i]), "case_id": f"{split}_{i:05d}"} for i in range(len(tensors))]
 
 
 def _file_case(entry: dict[str, Any], spatial_size: Sequence[int]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -161,7 +161,7 @@ class ClassificationReport:
     def _collect(self, engine: Engine) -> None:
         items = engine.state.output
         ids = engine.state.batch.get("case_id") if isinstance(engine.state.batch, dict) else None
-        for i, item in enumerate(items):  # type: ignore[arg-type]
+        for i, item in enumerate(cast(list[dict[str, Any]], items)):
             self.probs.append(torch.as_tensor(item["pred"]).detach().float().cpu().numpy().reshape(-1))
             label = torch.as_tensor(item["label"]).detach().cpu().reshape(-1)
             self.labels.append(int(label.argmax()) if label.numel() > 1 else int(label.item()))

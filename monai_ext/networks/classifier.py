@@ -15,6 +15,11 @@ __all__ = ["Classifier"]
 class Classifier(nn.Module):
     """Encoder, global average pooling, dropout and a linear layer giving class logits.
 
+    Class imbalance: trained with a class-weighted loss, the logits learn ``log p(c|x) + log w_c``. Set the
+    buffer ``prior_correction`` to ``log w`` (:meth:`set_prior_correction`) and it is subtracted from the
+    logits in eval mode, so the softmax is again calibrated to the training prior and its arg-max maximises
+    accuracy; AUC is unchanged (a per-class constant shift). The buffer is saved in the state dict.
+
     The backbone is the attribute ``backbone`` (freeze it, or load an autoencoder's ``encoder`` into it);
     the last backbone stage, ``backbone.stages.<n-1>``, is the natural Grad-CAM target layer.
 
@@ -59,7 +64,16 @@ class Classifier(nn.Module):
         self.head = nn.Sequential(
             pool, nn.Flatten(), nn.Dropout(dropout), nn.Linear(self.backbone.out_channels, out_channels)
         )
+        self.prior_correction: torch.Tensor
+        self.register_buffer("prior_correction", torch.zeros(out_channels))
+
+    def set_prior_correction(self, class_weights: torch.Tensor | Sequence[float]) -> Classifier:
+        """Store ``log(class_weights)`` (the loss weights used in training); returns ``self``."""
+        weights = torch.as_tensor(class_weights, dtype=torch.float32)
+        self.prior_correction.copy_(torch.log(weights).to(self.prior_correction))
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(B, out_channels)`` for ``x`` of shape ``(B, in_channels, D, H, W)``."""
-        return self.head(self.backbone(x))
+        logits = self.head(self.backbone(x))
+        return logits if self.training else logits - self.prior_correction

@@ -12,6 +12,7 @@ from monai_ext.transforms.augment import (
 from monai_ext.transforms.batch_augment import RandBatchAugment
 from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
 from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
+from monai_ext.transforms.mask_distance import MaskDistance, MaskDistanced, mask_distance
 from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
 from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
 
@@ -22,6 +23,8 @@ __all__ = [
     "CTWindowd",
     "KerasAugment",
     "KerasAugmentd",
+    "MaskDistance",
+    "MaskDistanced",
     "NormalizeGeometry",
     "NormalizeGeometryd",
     "PercentileScale",
@@ -32,4 +35,5 @@ __all__ = [
     "ResizeToShape",
     "ResizeToShaped",
     "Window",
+    "mask_distance",
 ]

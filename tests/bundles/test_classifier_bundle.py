@@ -1,0 +1,243 @@
+"""The classification bundle run the model-zoo way: verify, train (resume, MLflow, torchrun), evaluate, infer, export.
+
+Smoke runs use a small slice of the real data and write only into temporary folders: the shipped weights
+are never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.bundle import ConfigParser
+
+from monai_ext.bundle import SCHEMA_PATH
+from monai_ext.engines import sha256_of
+from tests.bundles.conftest import BUNDLES, run_bundle
+
+BUNDLE = BUNDLES / "adrenal_hyperplasia_classifier_3d"
+META = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
+TRAIN = "configs/train.json"
+
+pytestmark = pytest.mark.slow
+
+
+def _train_args(data: Path, run: Path, *extra: str) -> tuple[str, ...]:
+    return (
+        "run",
+        "--config_file",
+        TRAIN,
+        "--bundle_root",
+        ".",
+        "--dataset_path",
+        str(data),
+        "--output_dir",
+        str(run / "out"),
+        "--ckpt_dir",
+        str(run / "ckpt"),
+        "--batch_size",
+        "8",
+        *extra,
+    )
+
+
+def test_bundle_layout_and_shipped_weights() -> None:
+    for name in (
+        "configs/train.json",
+        "configs/evaluate.json",
+        "configs/inference.json",
+        "configs/multi_gpu_train.json",
+        "configs/logging.conf",
+        "configs/metadata.json",
+        "docs/README.md",
+        "LICENSE",
+        "models/model.pt",
+    ):
+        assert (BUNDLE / name).is_file(), name
+    weights = BUNDLE / "models" / "model.pt"
+    digest, name = (BUNDLE / "models" / "model.pt.sha256").read_text().split()
+    assert (digest, name) == (sha256_of(weights), "model.pt")
+    assert weights.stat().st_size < 25 * 2**20
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    network = ConfigParser.load_config_file(BUNDLE / "configs" / "inference.json")["network_def"]
+    parser = ConfigParser({"network_def": network, "num_classes": 2})
+    net = parser.get_parsed_content("network_def")
+    net.load_state_dict(state)
+    assert "CC BY 4.0" in META["license"] and "MedMNIST v2" in META["references"][0]
+
+
+def test_verify_metadata_offline_and_a_broken_copy_fails(tmp_path: Path) -> None:
+    out = run_bundle(BUNDLE, "verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", str(SCHEMA_PATH))
+    assert "metadata is verified with no error" in out
+    broken = dict(META)
+    del broken["network_data_format"]
+    (tmp_path / "metadata.json").write_text(json.dumps(broken))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai.bundle",
+            "verify_metadata",
+            "--meta_file",
+            str(tmp_path / "metadata.json"),
+            "--filepath",
+            str(SCHEMA_PATH),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "network_data_format" in result.stdout + result.stderr
+
+
+def test_network_input_and_output_match_metadata() -> None:
+    """What ``verify_net_in_out`` checks, for the train and the inference network definitions."""
+    fmt = META["network_data_format"]
+    spec_in, spec_out = fmt["inputs"]["image"], fmt["outputs"]["pred"]
+    for config in ("train.json", "inference.json"):
+        parser = ConfigParser(ConfigParser.load_config_file(BUNDLE / "configs" / config))
+        net = parser.get_parsed_content("network_def").eval()
+        x = torch.rand(2, spec_in["num_channels"], *spec_in["spatial_shape"], dtype=getattr(torch, spec_in["dtype"]))
+        with torch.no_grad():
+            probs = net(x).softmax(1)
+        assert probs.shape == (2, spec_out["num_channels"])
+        assert probs.dtype == getattr(torch, spec_out["dtype"])
+        assert float(probs.min()) >= spec_out["value_range"][0] and float(probs.max()) <= spec_out["value_range"][1]
+        assert parser["class_names"] == [spec_out["channel_def"][str(i)] for i in range(spec_out["num_channels"])]
+
+
+def test_train_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path) -> None:
+    run_bundle(BUNDLE, *_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "1"))
+    model = tmp_path / "ckpt" / "model.pt"
+    assert (tmp_path / "ckpt" / "model.pt.sha256").read_text().split()[0] == sha256_of(model)
+    last = tmp_path / "out" / "checkpoints" / "last.pt"
+    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 1
+    assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
+
+    out = run_bundle(BUNDLE, *_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "2"))
+    assert "at epoch 1" in out and "resumed from" in out
+    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 2
+
+    report = tmp_path / "report"
+    run_bundle(
+        BUNDLE,
+        "run",
+        "--config_file",
+        "['configs/train.json','configs/evaluate.json']",
+        "--bundle_root",
+        ".",
+        "--dataset_path",
+        str(small_adrenal_npz),
+        "--eval_split",
+        "val",
+        "--output_dir",
+        str(report),
+        "--ckpt_path",
+        str(model),
+    )
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["n"] == 16 and metrics["split"] == "val"
+    assert 0.0 <= metrics["auc"] <= 1.0 and 0.0 <= metrics["acc"] <= 1.0
+    assert len(list(csv.DictReader((report / "cases.csv").open()))) == 16
+    assert (report / "roc.png").is_file() and (report / "confusion.png").is_file()
+
+    images = tmp_path / "nifti"
+    images.mkdir()
+    with np.load(small_adrenal_npz) as archive:
+        for i in range(2):
+            nib.save(nib.Nifti1Image(archive["val_images"][i], np.eye(4)), images / f"case{i}.nii.gz")
+    predictions = tmp_path / "predictions"
+    run_bundle(
+        BUNDLE,
+        "run",
+        "--config_file",
+        "configs/inference.json",
+        "--bundle_root",
+        ".",
+        "--dataset_path",
+        str(images),
+        "--output_dir",
+        str(predictions),
+        "--ckpt_path",
+        str(model),
+    )
+    rows = list(csv.DictReader((predictions / "cases.csv").open()))
+    assert [r["case_id"] for r in rows] == ["case0.nii.gz", "case1.nii.gz"]
+    assert all(abs(float(r["prob_normal"]) + float(r["prob_hyperplasia"]) - 1) < 1e-5 for r in rows)
+
+
+def test_mlflow_tracking_uses_a_local_file_store(small_adrenal_npz: Path, tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    run_bundle(BUNDLE, *_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "1", "--tracking", "mlflow"))
+    runs = list((tmp_path / "out" / "mlruns").glob("*/*/metrics/train_loss"))
+    runs += list((tmp_path / "out" / "mlruns").glob("*/*/*/metrics/train_loss"))
+    assert runs, f"no train_loss metric under {tmp_path / 'out' / 'mlruns'}"
+
+
+def test_multi_gpu_train_with_torchrun_on_cpu(small_adrenal_npz: Path, tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun is installed with torch"
+    args = list(_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "1"))
+    args[2] = "['configs/train.json','configs/multi_gpu_train.json']"
+    command = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "monai.bundle", *args]
+    result = subprocess.run(command, cwd=BUNDLE, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    assert (tmp_path / "ckpt" / "model.pt").is_file()
+    assert torch.load(tmp_path / "out" / "checkpoints" / "last.pt", weights_only=True)["engine"]["epoch"] == 1
+
+
+def test_torchscript_export_with_monai_ckpt_export(tmp_path: Path) -> None:
+    run_bundle(
+        BUNDLE,
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(tmp_path / "model.ts"),
+        "--ckpt_file",
+        "models/model.pt",
+        "--meta_file",
+        "configs/metadata.json",
+        "--config_file",
+        "configs/inference.json",
+    )
+    extra = {"metadata.json": ""}
+    module = torch.jit.load(str(tmp_path / "model.ts"), _extra_files=extra)
+    assert json.loads(extra["metadata.json"])["version"] == META["version"]
+    assert module(torch.zeros(1, 1, 64, 64, 64)).shape == (1, 2)
+
+
+def test_monai_ext_bundle_export_keeps_metadata_in_onnx(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from monai_ext.bundle import read_onnx_metadata
+    from monai_ext.cli.main import main
+
+    assert main(["bundle", "export", str(BUNDLE), "--out", str(tmp_path)]) == 0
+    assert read_onnx_metadata(tmp_path / "model.onnx") == META
+    spec = META["network_data_format"]["inputs"]["image"]
+    x = torch.rand(2, spec["num_channels"], *spec["spatial_shape"])
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    module = torch.jit.load(str(tmp_path / "model.ts"))
+    with torch.no_grad():
+        expected = module(x)
+    assert np.abs(session.run(None, {"image": x.numpy()})[0] - expected.numpy()).max() < 1e-4
+
+
+def test_export_refuses_weights_that_do_not_match_their_manifest(tmp_path: Path) -> None:
+    from monai_ext.bundle import BundleExportError, export_bundle
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(BUNDLE, copy, ignore=shutil.ignore_patterns("runs", "eval", "inference"))
+    weights = copy / "models" / "model.pt"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    with pytest.raises(BundleExportError, match=r"model.pt: sha256 .* differs"):
+        export_bundle(copy, out_dir=tmp_path / "out")
