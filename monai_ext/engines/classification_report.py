@@ -160,7 +160,11 @@ class ClassificationReport:
 
     def _collect(self, engine: Engine) -> None:
         items = engine.state.output
-        ids = engine.state.batch.get("case_id") if isinstance(engine.state.batch, dict) else None
+        batch = engine.state.batch
+        if isinstance(batch, dict):
+            ids = batch.get("case_id")
+        else:  # MONAI engines decollate the batch into a list of per-case dicts
+            ids = [item.get("case_id") for item in batch] if isinstance(batch, list) else None
         for i, item in enumerate(cast(list[dict[str, Any]], items)):
             self.probs.append(torch.as_tensor(item["pred"]).detach().float().cpu().numpy().reshape(-1))
             label = torch.as_tensor(item["label"]).detach().cpu().reshape(-1)

@@ -65,6 +65,13 @@ class ResumeCheckpoint:
         missing = sorted(set(self.objects) - set(state))
         if missing:
             raise ValueError(f"{self.path}: checkpoint lacks {missing}; remove it to start a new run")
+        saved_max = state["engine"].get("max_epochs")
+        if saved_max is not None and saved_max != engine.state.max_epochs:
+            raise ValueError(
+                f"{self.path}: written by a run with max_epochs={saved_max}, this run has "
+                f"max_epochs={engine.state.max_epochs}; the learning-rate schedule depends on it. Resume with "
+                "the same command, or train from scratch in a new output folder."
+            )
         for name, obj in self.objects.items():
             obj.load_state_dict(state[name])
         engine.state.epoch = int(state["engine"]["epoch"])
@@ -83,6 +90,7 @@ class ResumeCheckpoint:
         state["engine"] = {
             "epoch": engine.state.epoch,
             "iteration": engine.state.iteration,
+            "max_epochs": engine.state.max_epochs,
             "terminated": bool(engine.should_terminate),
         }
         with atomic_path(self.path) as tmp:

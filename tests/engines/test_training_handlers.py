@@ -71,13 +71,23 @@ def test_best_model_reports_a_missing_metric(tmp_path: Path) -> None:
         trainer.run(_data(), max_epochs=1)
 
 
+class _KilledError(Exception):
+    pass
+
+
+def _kill(engine: Engine) -> None:
+    raise _KilledError
+
+
 def test_killed_run_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = nn.Linear(3, 1)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     first = _trainer(net, opt)
     ResumeCheckpoint(checkpoint_dir=tmp_path, objects={"network": net, "optimizer": opt}).attach(first)
-    first.run(_data(), max_epochs=2)  # the "kill" happens after epoch 2 was saved
+    first.add_event_handler(Events.EPOCH_COMPLETED(once=2), _kill)  # killed after epoch 2 was saved
+    with pytest.raises(_KilledError):
+        first.run(_data(), max_epochs=4)
     weights_after_2 = {k: v.clone() for k, v in net.state_dict().items()}
 
     net2 = nn.Linear(3, 1)
@@ -85,15 +95,29 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     second = _trainer(net2, opt2)
     resume = ResumeCheckpoint(checkpoint_dir=tmp_path, objects={"network": net2, "optimizer": opt2})
     resume.attach(second)
-    loaded = {}
-    second.add_event_handler(
-        Events.EPOCH_STARTED(once=3), lambda e: loaded.update({k: v.clone() for k, v in net2.state_dict().items()})
-    )
+    loaded: dict[str, torch.Tensor] = {}
+
+    def snapshot(engine: Engine) -> None:
+        loaded.update({k: v.clone() for k, v in net2.state_dict().items()})
+
+    second.add_event_handler(Events.EPOCH_STARTED(once=3), snapshot)
     second.run(_data(), max_epochs=4)
     assert second.seen_epochs == [3, 4]  # type: ignore[attr-defined]
     assert resume.resumed_epoch == 2
     assert all(torch.equal(loaded[k], weights_after_2[k]) for k in weights_after_2)
     assert torch.load(tmp_path / "last.pt", weights_only=True)["engine"]["epoch"] == 4
+
+
+def test_resume_refuses_a_different_schedule_length(tmp_path: Path) -> None:
+    net = nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    first = _trainer(net, opt)
+    ResumeCheckpoint(checkpoint_dir=tmp_path, objects={"network": net}).attach(first)
+    first.run(_data(), max_epochs=1)
+    second = _trainer(net, opt)
+    ResumeCheckpoint(checkpoint_dir=tmp_path, objects={"network": net}).attach(second)
+    with pytest.raises(ValueError, match=r"last.pt: written by a run with max_epochs=1, this run has max_epochs=3"):
+        second.run(_data(), max_epochs=3)
 
 
 def test_early_stopped_run_stays_stopped(tmp_path: Path) -> None:
