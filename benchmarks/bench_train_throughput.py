@@ -10,8 +10,8 @@ the same real cases (the first ``--cases`` of AdrenalMNIST3D 64^3 train), batch 
 cross-entropy, rotation (+-15 deg) / shift (+-10 %) with probability 1/2 and random flips on 3 axes:
 
 * ``tutorial``: the MONAI tutorial pattern: ``monai.data.Dataset`` over the uint8 arrays with per-sample
-  transforms (``ScaleIntensity``, ``RandAffine``, ``RandFlip`` x 3) in a ``DataLoader`` with
-  ``--workers`` worker processes, contiguous memory format, a plain Python loop;
+  transforms (``ScaleIntensity``, the distance channel ``MaskDistance``, ``RandAffine``, ``RandFlip`` x 3)
+  in a ``DataLoader`` with ``--workers`` worker processes, contiguous memory format, a plain Python loop;
 * ``bundle``: the bundle's own ``train#trainer`` (MONAI ``SupervisedTrainer``) built from
   ``configs/train.json`` by ``ConfigParser``: preprocessing cached once in memory, batched augmentation on
   the device (``RandBatchAugment`` in ``AugmentedBatch``) and ``channels_last_3d``; validation handlers off.
@@ -35,6 +35,8 @@ from monai.bundle import ConfigParser
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, EnsureChannelFirstd, RandAffined, RandFlipd, ScaleIntensityd
 
+from monai_ext.transforms import MaskDistanced
+
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "adrenal_hyperplasia_classifier_3d"
 DATA = REPO.parent / "shared" / "data" / "medmnist3d" / "adrenalmnist3d_64_trainval.npz"
@@ -47,6 +49,7 @@ def tutorial_rate(images: np.ndarray, labels: np.ndarray, iters: int, workers: i
         [
             EnsureChannelFirstd(keys="image", channel_dim="no_channel"),
             ScaleIntensityd(keys="image", minv=0.0, maxv=1.0),
+            MaskDistanced(keys="image", max_distance=6),
             RandAffined(
                 keys="image",
                 prob=0.5,

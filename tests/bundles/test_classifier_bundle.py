@@ -262,3 +262,24 @@ def test_export_refuses_weights_that_do_not_match_their_manifest(tmp_path: Path)
     weights.write_bytes(bytes(data))
     with pytest.raises(BundleExportError, match=r"model.pt: sha256 .* differs"):
         export_bundle(copy, out_dir=tmp_path / "out")
+
+
+def test_transfer_learning_two_stages_from_the_shipped_weights(small_adrenal_npz: Path, tmp_path: Path) -> None:
+    """``pretrained_checkpoint`` + ``freeze_backbone``: epoch 1 trains the head only, epoch 2 everything."""
+    shipped = BUNDLE / "models" / "model.pt"
+    out = run_bundle(
+        BUNDLE,
+        *_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "2"),
+        "--pretrained_checkpoint",
+        str(shipped),
+        "--freeze_backbone",
+        "true",
+        "--freeze_epochs",
+        "1",
+    )
+    assert "backbone unfrozen, lr scaled by 0.1" in out
+    state = torch.load(tmp_path / "out" / "checkpoints" / "last.pt", weights_only=True)["network"]
+    start = torch.load(shipped, weights_only=True)
+    convs = [k for k in start if k.startswith("backbone.") and k.endswith("conv.weight")]
+    changed = [k for k in convs if not torch.equal(state[k], start[k])]
+    assert changed, "the backbone must be fine-tuned in the second stage"
