@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monai_ext.data.cases import UNKNOWN_LABEL, case_dataset, load_cases, preprocess_array
 from monai_ext.data.datalist import load_datalist
+from monai_ext.data.filter import label_case_dataset, select_labels
 from monai_ext.data.npz import DatasetError, load_npz_split, npz_splits
 from monai_ext.data.phantom import head_phantom_hu
 
@@ -12,9 +13,11 @@ __all__ = [
     "DatasetError",
     "case_dataset",
     "head_phantom_hu",
+    "label_case_dataset",
     "load_cases",
     "load_datalist",
     "load_npz_split",
     "npz_splits",
     "preprocess_array",
+    "select_labels",
 ]

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+from monai_ext.engines.anomaly_report import AnomalyReport, write_anomaly_report
+from monai_ext.engines.anomaly_writer import AnomalyMapWriter, inference_cases, to_input_grid
 from monai_ext.engines.best_model import BestModelSaver, sha256_of
 from monai_ext.engines.class_weights import class_weights
 from monai_ext.engines.classification_report import ClassificationReport, write_classification_report
 from monai_ext.engines.device import amp_enabled, default_device
 from monai_ext.engines.distributed import init_distributed, is_main_process, local_device
+from monai_ext.engines.gan_trainer import AmpGanTrainer, GanProgressBar, NetworkSaver, gan_loss_output, real_images
+from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
 from monai_ext.engines.prepare_batch import AugmentedBatch
+from monai_ext.engines.reconstruction_loss import ReconstructionLoss
 from monai_ext.engines.resume import ResumeCheckpoint
 from monai_ext.engines.transfer import BackboneFreezer, PretrainedReport, load_pretrained
 
 __all__ = [
+    "AmpGanTrainer",
+    "AnomalyMapWriter",
+    "AnomalyReport",
     "AugmentedBatch",
     "BackboneFreezer",
     "BestModelSaver",
     "ClassificationReport",
+    "GanProgressBar",
+    "LossHistory",
+    "NetworkSaver",
     "PretrainedReport",
+    "ReconstructionLoss",
     "ResumeCheckpoint",
     "amp_enabled",
     "class_weights",
     "default_device",
+    "gan_loss_output",
+    "inference_cases",
     "init_distributed",
     "is_main_process",
     "load_pretrained",
     "local_device",
+    "plot_loss_curves",
+    "real_images",
     "sha256_of",
+    "to_input_grid",
+    "write_anomaly_report",
     "write_classification_report",
 ]

@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
+from monai_ext.metrics.anomaly import anomaly_metrics, average_precision, precision_recall_curve
 from monai_ext.metrics.classification import classification_metrics, roc_auc, roc_curve
+from monai_ext.metrics.generative import (
+    extract_features,
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+    pairwise_ms_ssim,
+    prdc,
+)
 
-__all__ = ["classification_metrics", "roc_auc", "roc_curve"]
+__all__ = [
+    "anomaly_metrics",
+    "average_precision",
+    "classification_metrics",
+    "extract_features",
+    "feature_statistics",
+    "frechet_distance",
+    "frechet_distance_from_features",
+    "pairwise_ms_ssim",
+    "prdc",
+    "precision_recall_curve",
+    "roc_auc",
+    "roc_curve",
+]
