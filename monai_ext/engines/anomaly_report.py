@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
+from monai_ext.engines.batch_ids import batch_case_ids
 from monai_ext.explain.residual import anomaly_score, residual, residual_scale
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.metrics.anomaly import anomaly_metrics
@@ -203,13 +204,9 @@ class AnomalyReport:
             images = torch.stack([torch.as_tensor(o["image"]) for o in items])  # type: ignore[union-attr]
             recons = torch.stack([torch.as_tensor(o["pred"]) for o in items])  # type: ignore[union-attr]
             labels = torch.stack([torch.as_tensor(o["label"]).reshape(()) for o in items])  # type: ignore[union-attr]
-        batch: Any = engine.state.batch
-        # collated: a dict of sequences; decollated: a list of dicts
-        ids: Any = batch.get("case_id") if isinstance(batch, dict) else [item.get("case_id") for item in batch]
-        for i, label in enumerate(torch.as_tensor(labels).reshape(-1).tolist()):
-            self.labels.append(int(label))
-            known = ids is not None and ids[i] is not None
-            self.case_ids.append(str(ids[i]) if known else str(len(self.case_ids)))
+        label_list = torch.as_tensor(labels).reshape(-1).tolist()
+        self.case_ids += batch_case_ids(engine.state.batch, len(label_list), start=len(self.case_ids))
+        self.labels += [int(label) for label in label_list]
         values = case_scores(
             torch.as_tensor(images).as_subclass(torch.Tensor),
             torch.as_tensor(recons).as_subclass(torch.Tensor),

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
+from monai_ext.engines.batch_ids import batch_case_ids
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.metrics import classification_metrics, roc_curve
 
@@ -159,17 +160,13 @@ class ClassificationReport:
         self.probs: list[np.ndarray] = []
 
     def _collect(self, engine: Engine) -> None:
-        items = engine.state.output
-        batch = engine.state.batch
-        if isinstance(batch, dict):
-            ids = batch.get("case_id")
-        else:  # MONAI engines decollate the batch into a list of per-case dicts
-            ids = [item.get("case_id") for item in batch] if isinstance(batch, list) else None
-        for i, item in enumerate(cast(list[dict[str, Any]], items)):
+        items = cast(list[dict[str, Any]], engine.state.output)
+        ids = batch_case_ids(engine.state.batch, len(items), start=len(self.case_ids))
+        for i, item in enumerate(items):
             self.probs.append(torch.as_tensor(item["pred"]).detach().float().cpu().numpy().reshape(-1))
             label = torch.as_tensor(item["label"]).detach().cpu().reshape(-1)
             self.labels.append(int(label.argmax()) if label.numel() > 1 else int(label.item()))
-            self.case_ids.append(str(ids[i]) if ids is not None else str(len(self.case_ids)))
+            self.case_ids.append(ids[i])
 
     def _write(self, _engine: Engine) -> None:
         self.metrics = write_classification_report(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import REPO, require_data
 
@@ -43,3 +46,47 @@ def run_bundle(bundle: Path, *args: str, runner: tuple[str, ...] = (), timeout: 
     if result.returncode != 0:
         pytest.fail(f"{' '.join(command)} failed ({result.returncode}):\n{output[-6000:]}")
     return output
+
+
+def train_args(data: Path, run: Path, *extra: str) -> tuple[str, ...]:
+    """``run`` arguments of a bundle's ``configs/train.json`` on ``data``, writing only under ``run``."""
+    return (
+        "run",
+        "--config_file",
+        "configs/train.json",
+        "--bundle_root",
+        ".",
+        "--dataset_path",
+        str(data),
+        "--output_dir",
+        str(run / "out"),
+        "--ckpt_dir",
+        str(run / "ckpt"),
+        *extra,
+    )
+
+
+def kill_after_epoch(
+    bundle: Path, args: Sequence[str], last: Path, epoch: int, *, timeout: float = 300, threads: str | None = None
+) -> int:
+    """Start ``python -m monai.bundle <args>``, SIGKILL it once ``last`` holds ``epoch`` or later; return that epoch."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = threads
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monai.bundle", *args],
+        cwd=bundle,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if last.is_file() and torch.load(last, weights_only=True)["engine"]["epoch"] >= epoch:
+                break
+            time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait()
+    return int(torch.load(last, weights_only=True)["engine"]["epoch"])

@@ -11,10 +11,8 @@ import csv
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nibabel as nib
@@ -26,7 +24,7 @@ from monai.bundle import ConfigParser
 from monai_ext.bundle import SCHEMA_PATH
 from monai_ext.engines import sha256_of
 from monai_ext.networks import Autoencoder
-from tests.bundles.conftest import BUNDLES, run_bundle
+from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args
 
 BUNDLE = BUNDLES / "adrenal_shape_autoencoder_3d"
 META = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
@@ -35,27 +33,8 @@ TRAIN = "configs/train.json"
 pytestmark = pytest.mark.slow
 
 
-def _train_args(data: Path, run: Path, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--config_file",
-        TRAIN,
-        "--bundle_root",
-        ".",
-        "--dataset_path",
-        str(data),
-        "--output_dir",
-        str(run / "out"),
-        "--ckpt_dir",
-        str(run / "ckpt"),
-        "--batch_size",
-        "4",
-        "--train_limit",
-        "16",
-        "--val_limit",
-        "8",
-        *extra,
-    ]
+def _train_args(data: Path, run: Path, *extra: str) -> tuple[str, ...]:
+    return train_args(data, run, "--batch_size", "4", "--train_limit", "16", "--val_limit", "8", *extra)
 
 
 def test_bundle_layout_and_shipped_weights() -> None:
@@ -108,21 +87,8 @@ def test_network_input_and_outputs_match_metadata() -> None:
 def test_train_kill_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path) -> None:
     # 1. start a 2-epoch run and kill it once the first epoch's checkpoint exists
     last = tmp_path / "out" / "checkpoints" / "last.pt"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     args = _train_args(small_adrenal_npz, tmp_path, "--max_epochs", "2")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monai.bundle", *args],
-        cwd=BUNDLE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    while not last.is_file() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = torch.load(last, weights_only=True)["engine"]["epoch"]
+    killed_at = kill_after_epoch(BUNDLE, args, last, 1, threads="1")
     assert killed_at in (1, 2)
     # 2. the same command resumes where the kill left it and finishes
     out = run_bundle(BUNDLE, *args)
@@ -206,7 +172,7 @@ def test_mlflow_tracking_uses_a_local_sqlite_store(small_adrenal_npz: Path, tmp_
 def test_multi_gpu_train_with_torchrun_on_cpu(small_adrenal_npz: Path, tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun is installed with torch"
-    args = _train_args(small_adrenal_npz, tmp_path, "--max_epochs", "1")
+    args = list(_train_args(small_adrenal_npz, tmp_path, "--max_epochs", "1"))
     args[2] = "['configs/train.json','configs/multi_gpu_train.json']"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     command = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "monai.bundle", *args]

@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nibabel as nib
@@ -22,7 +21,7 @@ from monai.bundle import ConfigParser
 
 from monai_ext.bundle import SCHEMA_PATH
 from monai_ext.engines import sha256_of
-from tests.bundles.conftest import BUNDLES, run_bundle
+from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args
 
 BUNDLE = BUNDLES / "adrenal_hyperplasia_classifier_3d"
 META = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
@@ -32,22 +31,7 @@ pytestmark = pytest.mark.slow
 
 
 def _train_args(data: Path, run: Path, *extra: str) -> tuple[str, ...]:
-    return (
-        "run",
-        "--config_file",
-        TRAIN,
-        "--bundle_root",
-        ".",
-        "--dataset_path",
-        str(data),
-        "--output_dir",
-        str(run / "out"),
-        "--ckpt_dir",
-        str(run / "ckpt"),
-        "--batch_size",
-        "8",
-        *extra,
-    )
+    return train_args(data, run, "--batch_size", "8", *extra)
 
 
 def test_bundle_layout_and_shipped_weights() -> None:
@@ -119,16 +103,7 @@ def test_train_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path
     # start a 2-epoch run and kill it (SIGKILL) as soon as epoch 1 is checkpointed
     args = _train_args(small_adrenal_npz, tmp_path, "--max_epochs", "2")
     last = tmp_path / "out" / "checkpoints" / "last.pt"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monai.bundle", *args], cwd=BUNDLE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while not last.is_file() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        process.kill()
-        process.wait()
+    kill_after_epoch(BUNDLE, args, last, 1)
     assert torch.load(last, weights_only=True)["engine"]["epoch"] == 1
     model = tmp_path / "ckpt" / "model.pt"
     assert (tmp_path / "ckpt" / "model.pt.sha256").read_text().split()[0] == sha256_of(model)

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nibabel as nib
@@ -26,7 +22,7 @@ from monai_ext.engines import sha256_of
 from monai_ext.engines.gan_trainer import write_realism_map
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
-from tests.bundles.conftest import BUNDLES, run_bundle
+from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args
 
 BUNDLE = BUNDLES / "adrenal_shape_gan_3d"
 CONFIGS = BUNDLE / "configs"
@@ -108,24 +104,7 @@ def test_generator_and_realism_map_match_the_declared_formats(tmp_path: Path) ->
 
 
 def _train_args(data: Path, run: Path, *extra: str) -> tuple[str, ...]:
-    return (
-        "run",
-        "--config_file",
-        TRAIN,
-        "--bundle_root",
-        ".",
-        "--dataset_path",
-        str(data),
-        "--output_dir",
-        str(run / "out"),
-        "--ckpt_dir",
-        str(run / "ckpt"),
-        "--batch_size",
-        "4",
-        "--train_limit",
-        "12",
-        *extra,
-    )
+    return train_args(data, run, "--batch_size", "4", "--train_limit", "12", *extra)
 
 
 @pytest.mark.slow
@@ -225,24 +204,8 @@ def test_train_mlflow_evaluate_inference_realism_map(small_adrenal_npz: Path, tm
 def test_resume_after_a_kill_continues_at_the_saved_epoch(small_adrenal_npz: Path, tmp_path: Path) -> None:
     """Kill a 3-epoch run once epoch 2 is checkpointed; the same command then runs epoch 3 only."""
     args = _train_args(small_adrenal_npz, tmp_path, "--max_epochs", "3", "--batch_size", "2", "--train_limit", "24")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     last = tmp_path / "out" / "checkpoints" / "last.pt"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monai.bundle", *args],
-        cwd=BUNDLE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline and process.poll() is None:
-            if last.is_file() and torch.load(last, weights_only=True)["engine"]["epoch"] >= 2:
-                break
-            time.sleep(0.1)
-    finally:
-        process.kill()
-        process.wait()
+    kill_after_epoch(BUNDLE, args, last, 2, timeout=900)
     state = torch.load(last, weights_only=True)
     assert state["engine"]["epoch"] == 2, "the run was not killed between epochs 2 and 3"
     before = torch.load(tmp_path / "ckpt" / "model.pt", weights_only=True)
