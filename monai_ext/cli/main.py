@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 import monai_ext
+from monai_ext.bundle.errors import BundleError
 from monai_ext.bundle.exporter import BundleExportError
-from monai_ext.cli import bundle, demo, dicom
+from monai_ext.cli import bundle, demo, dicom, infer
 from monai_ext.io.errors import DicomError
 
 __all__ = ["build_parser", "main"]
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     dicom.register(commands)
     demo.register(commands)
     bundle.register(commands)
+    infer.register(commands)
     return parser
 
 
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (DicomError, BundleExportError) as err:
+    except (DicomError, BundleExportError, BundleError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monai_ext.transforms.anomaly_outputs import AnomalyOutputs, AnomalyOutputsd
 from monai_ext.transforms.augment import (
     AugmentParams,
     KerasAugment,
@@ -18,6 +19,8 @@ from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
 
 __all__ = [
     "CT_WINDOW_PRESETS",
+    "AnomalyOutputs",
+    "AnomalyOutputsd",
     "AugmentParams",
     "CTWindow",
     "CTWindowd",

@@ -1,0 +1,47 @@
+"""The runner's choice of explanation method for a classifier, with progress and an up-front cost estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["HEATMAP_METHODS", "compute_heatmap"]
+
+HEATMAP_METHODS = ("gradcam", "gradcampp", "occlusion", "smoothgrad")
+
+
+def compute_heatmap(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    method: str,
+    target: int | None,
+    target_layer: str | None,
+    progress: Callable[[str, float, str], None],
+) -> torch.Tensor:
+    """Explain ``target`` (a class index; ``None`` = arg-max) for ``x`` of shape ``(1, C, *spatial)``.
+
+    Returns:
+        ``(1, 1, *spatial)`` float32 in [0, 1], 1 = most important.
+
+    Raises:
+        ValueError: unknown method.
+    """
+    from monai_ext.explain import grad_cam, grad_cam_pp, occlusion_sensitivity, smooth_grad
+
+    if method == "gradcam":
+        return grad_cam(network, x, target_layer, target=target)
+    if method == "gradcampp":
+        return grad_cam_pp(network, x, target_layer, target=target)
+    if method == "smoothgrad":
+        return smooth_grad(network, x, target=target)
+    if method == "occlusion":
+
+        def announce(plan: object, seconds: float) -> None:
+            passes = getattr(plan, "n_forward", getattr(plan, "num_patches", "?"))
+            progress("heatmap", 0.5, f"Occlusion: {passes} forward passes, about {seconds:.0f} s")
+
+        return occlusion_sensitivity(network, x, target=target, on_plan=announce)
+    raise ValueError(f"unknown heatmap method {method!r}; choose one of {HEATMAP_METHODS}")

@@ -1,0 +1,198 @@
+"""Load a bundle folder or zip: check its files, metadata and weights, build its network without trusting it."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import torch
+from torch import nn
+
+from monai_ext.bundle.errors import BundleFileError, UntrustedCodeError, WeightsError
+from monai_ext.bundle.safe_config import BundleConfig
+from monai_ext.engines.best_model import sha256_of
+
+__all__ = ["Bundle", "load_bundle", "read_metadata"]
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "meta_schema.json"
+CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
+MAX_ZIP_BYTES = 4 << 30
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: its folder, metadata, inference config and network (on CPU, eval mode, weights in).
+
+    Attributes:
+        root: the bundle folder (a temporary copy for a zip).
+        metadata: ``configs/metadata.json``, checked against the bundled MONAI schema.
+        config: the inference config, resolved safely unless ``trusted``.
+        network: the ``network_def`` with ``models/model.pt`` loaded (``weights_only=True``).
+        weights: path of the weights file.
+        sha256: its digest; ``verified`` says whether it matched ``models/model.pt.sha256``.
+        trusted: whether the config may run code.
+        warnings: plain-text notes for the user (e.g. unverified weights).
+    """
+
+    root: Path
+    metadata: dict[str, Any]
+    config: BundleConfig
+    network: nn.Module
+    weights: Path
+    sha256: str
+    verified: bool
+    trusted: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The bundle's display name (metadata ``name``, else the folder name)."""
+        return str(self.metadata.get("name") or self.root.name)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """``network_data_format.inputs`` of the metadata."""
+        return dict(self.metadata["network_data_format"]["inputs"])
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """``network_data_format.outputs`` of the metadata."""
+        return dict(self.metadata["network_data_format"]["outputs"])
+
+    def optional(self, key: str) -> Any:
+        """The resolved config key, or ``None`` when the config does not define it."""
+        return self.config.get(key) if key in self.config else None
+
+
+def load_bundle(path: str | Path, *, trusted: bool = False) -> Bundle:
+    """Load and check a bundle.
+
+    Args:
+        path: a bundle folder (with ``configs/`` and ``models/``) or a ``.zip`` of one.
+        trusted: ``False`` (default) refuses config code outside the safe subset, see
+            :mod:`monai_ext.bundle.safe_config`. Weights always load with ``weights_only=True``.
+
+    Raises:
+        BundleFileError: a missing or invalid file (names it).
+        WeightsError: sha256 mismatch, pickled code, or weights that do not fit the network.
+        UntrustedCodeError: the network definition asks for refused code (names file and key).
+    """
+    root = _bundle_root(Path(path))
+    metadata = read_metadata(root / "configs" / "metadata.json")
+    config_path = next((root / "configs" / n for n in CONFIG_NAMES if (root / "configs" / n).is_file()), None)
+    if config_path is None:
+        raise BundleFileError(f"no inference config ({', '.join(CONFIG_NAMES)})", root / "configs")
+    config = BundleConfig(config_path, trusted=trusted, overrides={"bundle_root": str(root)})
+    weights = root / "models" / "model.pt"
+    digest, verified, notes = _check_weights(weights)
+    network = _build_network(config, weights)
+    return Bundle(
+        root=root, metadata=metadata, config=config, network=network, weights=weights,
+        sha256=digest, verified=verified, trusted=trusted, warnings=notes,
+    )  # fmt: skip
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Read ``metadata.json`` and validate it against the offline MONAI bundle schema.
+
+    Raises:
+        BundleFileError: missing, not JSON, or not valid (the message gives the failing field).
+    """
+    if not path.is_file():
+        raise BundleFileError("missing: every bundle needs configs/metadata.json", path)
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BundleFileError(f"not valid JSON ({err})", path) from err
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    try:
+        jsonschema.validate(metadata, schema)
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise BundleFileError(f"does not follow the bundle schema at {where}: {err.message}", path) from err
+    return dict(metadata)
+
+
+def _bundle_root(path: Path) -> Path:
+    if path.is_file() and zipfile.is_zipfile(path):
+        path = _extract(path)
+    if not path.is_dir():
+        raise BundleFileError("not a bundle folder or zip", path)
+    if (path / "configs").is_dir():
+        return path
+    children = [c for c in path.iterdir() if (c / "configs").is_dir()]
+    if len(children) == 1:  # a zip of the bundle folder itself
+        return children[0]
+    raise BundleFileError("no configs/ folder: not a MONAI bundle", path)
+
+
+def _extract(archive: Path) -> Path:
+    """Extract a zip into a new temporary folder, refusing absolute or escaping names and zip bombs."""
+    target = Path(tempfile.mkdtemp(prefix="monai_ext_bundle_"))
+    with zipfile.ZipFile(archive) as zf:
+        members = zf.infolist()
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise BundleFileError(f"the archive expands to more than {MAX_ZIP_BYTES >> 30} GiB", archive)
+        for member in members:
+            destination = (target / member.filename).resolve()
+            if member.filename.startswith("/") or not destination.is_relative_to(target.resolve()):
+                raise BundleFileError(f"the archive entry {member.filename!r} points outside the bundle", archive)
+        zf.extractall(target)
+    return target
+
+
+def _check_weights(weights: Path) -> tuple[str, bool, list[str]]:
+    if not weights.is_file():
+        raise BundleFileError("missing: the runner loads models/model.pt (a state dict)", weights)
+    digest = sha256_of(weights)
+    manifest = weights.with_name(weights.name + ".sha256")
+    if not manifest.is_file():
+        return digest, False, [f"{weights.name} has no .sha256 manifest: its integrity was not checked"]
+    expected = (manifest.read_text(encoding="utf-8").split() or [""])[0].lower()
+    if expected != digest:
+        raise WeightsError(f"sha256 {digest} does not match the manifest ({expected}): the file changed", weights)
+    return digest, True, []
+
+
+def _build_network(config: BundleConfig, weights: Path) -> nn.Module:
+    if "network_def" not in config:
+        raise BundleFileError("the inference config has no network_def", config.path)
+    try:
+        network = config.get("network_def")
+    except (UntrustedCodeError, BundleFileError):
+        raise
+    except Exception as err:  # MONAI wraps instantiation failures in RuntimeError/TypeError
+        raise BundleFileError(f"cannot build network_def ({err})", config.path) from err
+    if not isinstance(network, nn.Module):
+        raise BundleFileError(f"network_def builds a {type(network).__name__}, not a torch module", config.path)
+    _load_into(network, weights)
+    return network.eval()
+
+
+def _state_dict(weights: Path) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(weights, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        reason = str(err).splitlines()[0][:200]
+        raise WeightsError(
+            f"refused: not a plain tensor file ({reason}); weights load with weights_only=True", weights
+        ) from err
+    for key in ("model", "state_dict", "network"):
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise WeightsError("does not hold a state dict of tensors", weights)
+    return {str(k).removeprefix("module."): v for k, v in loaded.items()}
+
+
+def _load_into(network: nn.Module, weights: Path) -> None:
+    try:
+        network.load_state_dict(_state_dict(weights), strict=True)
+    except RuntimeError as err:
+        raise WeightsError(f"does not fit network_def ({str(err)[:400]})", weights) from err

@@ -1,0 +1,75 @@
+"""Write a run's outputs: one NIfTI per map (the input's affine), a PNG montage and ``result.json``, atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monai_ext.bundle.loader import Bundle
+from monai_ext.bundle.result import RunResult
+from monai_ext.io.atomic import atomic_write_text
+from monai_ext.io.nifti import save_nifti
+from monai_ext.io.volume import Volume
+
+__all__ = ["result_summary", "write_outputs"]
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str) -> dict[str, Any]:
+    """Write ``<map>.nii.gz`` for every map, ``<map>_montage.png`` for heatmaps, and ``result.json``.
+
+    Args:
+        result: from :meth:`BundleRunner.run`.
+        out_dir: created if needed; files in it are replaced only once complete.
+        bundle: the bundle that ran (its name, version and weights digest go into the JSON).
+        heatmap: the heatmap method used (recorded).
+
+    Returns:
+        The summary written to ``result.json`` (paths are absolute).
+    """
+    from monai_ext.explain import save_overlay_montage
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    pngs: dict[str, str] = {}
+    image = result.image.as_tensor()[0].numpy()
+    spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(result.image.affine)[:3, :3], axis=0))
+    for name, tensor in result.maps.items():
+        array = tensor.as_tensor().numpy()
+        array = array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
+        path = save_nifti(Volume(array=array, affine=np.asarray(tensor.affine)), out / f"{name}.nii.gz", sidecar=False)
+        files[name] = str(path.resolve())
+        if bundle.outputs.get(name, {}).get("type") == "heatmap" and array.ndim == 3:
+            png = out / f"{name}_montage.png"
+            save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
+            pngs[name] = str(png.resolve())
+    summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {"maps": files, "montages": pngs}
+    atomic_write_text(out / "result.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def result_summary(result: RunResult, *, bundle: Bundle, heatmap: str) -> dict[str, Any]:
+    """The JSON-ready description of a run (without file paths)."""
+    return {
+        "input": result.source,
+        "input_shape": list(result.image.shape[1:]),
+        "bundle": {
+            "name": bundle.name,
+            "version": bundle.metadata.get("version"),
+            "path": str(bundle.root),
+            "weights_sha256": bundle.sha256,
+            "weights_verified": bundle.verified,
+            "trusted": bundle.trusted,
+        },
+        "device": result.device,
+        "class_names": result.class_names,
+        "probabilities": result.probabilities,
+        "predicted": result.predicted,
+        "scalars": result.scalars,
+        "heatmap_method": heatmap if "heatmap" in result.maps else None,
+        "timings": result.timings,
+        "warnings": result.warnings,
+    }

@@ -1,0 +1,44 @@
+"""The result of one bundle run: probabilities, scalars and maps on the input's grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monai.data import MetaTensor
+
+__all__ = ["RunResult"]
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        source: the input's name (path, or ``"in-memory volume"``).
+        image: the input as loaded, ``(1, I, J, K)`` with its RAS affine.
+        class_names: the classifier's class names (empty for other bundles).
+        probabilities: one per class (empty for other bundles).
+        scalars: scalar outputs by name (e.g. ``anomaly_score``).
+        maps: spatial outputs by name, each ``(C, I, J, K)`` on the input's grid with the input's affine.
+        timings: seconds per stage.
+        device: where the network ran.
+        warnings: notes for the user.
+    """
+
+    source: str
+    image: MetaTensor
+    class_names: list[str] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)
+    scalars: dict[str, float] = field(default_factory=dict)
+    maps: dict[str, MetaTensor] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def predicted(self) -> str | None:
+        """The most probable class name, ``None`` for a bundle without classes."""
+        if not self.probabilities:
+            return None
+        best = max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+        return self.class_names[best] if best < len(self.class_names) else str(best)

@@ -1,0 +1,206 @@
+"""Run a bundle on one volume and bring every output back to the input's grid: the path the CLI and Slicer share.
+
+The runner reads three keys of the bundle's inference config: ``network_def``, ``preprocessing`` (a MONAI
+``Compose`` of dictionary transforms on key ``"image"``; its invertible steps, such as ``Orientationd`` and
+``Resized``, are undone on the outputs) and optionally ``postprocessing`` (dictionary transforms on
+``{"image", "pred"}`` that may add outputs, e.g. an anomaly map). A classifier (an output of type
+``probabilities``) also gets the heatmap the metadata declares, by Grad-CAM, Grad-CAM++, occlusion or
+SmoothGrad. Nothing else in the bundle is read or run.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.data import MetaTensor
+
+from monai_ext.bundle.errors import BundleFileError, BundleInputError
+from monai_ext.bundle.heatmap import HEATMAP_METHODS, compute_heatmap
+from monai_ext.bundle.inputs import InputSource, load_input
+from monai_ext.bundle.loader import Bundle, load_bundle
+from monai_ext.bundle.result import RunResult
+from monai_ext.engines.device import default_device
+
+__all__ = ["BundleRunner", "Progress", "run_bundle"]
+
+Progress = Callable[[str, float, str], None]
+
+
+def _quiet(_stage: str, _fraction: float, _message: str) -> None:
+    return None
+
+
+class BundleRunner:
+    """A loaded bundle ready to run on volumes.
+
+    Args:
+        bundle: a :class:`Bundle` or a bundle folder/zip to load.
+        trusted: see :func:`~monai_ext.bundle.load_bundle` (when ``bundle`` is a path).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; on CUDA out-of-memory the run
+            falls back to CPU with a warning.
+        heatmap: ``"gradcam"``, ``"gradcampp"``, ``"occlusion"`` or ``"smoothgrad"`` (classifiers).
+        target_layer: the Grad-CAM layer; default: the config's ``explain_target_layer``, else automatic.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | str | Path,
+        *,
+        trusted: bool = False,
+        device: str = "auto",
+        heatmap: str = "gradcam",
+        target_layer: str | None = None,
+    ) -> None:
+        if heatmap not in HEATMAP_METHODS:
+            raise ValueError(f"heatmap must be one of {HEATMAP_METHODS}, got {heatmap!r}")
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, trusted=trusted)
+        self.device = default_device(device)
+        self.heatmap = heatmap
+        self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
+        self.preprocessing = self.bundle.optional("preprocessing")
+        if self.preprocessing is None:
+            raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
+        self.postprocessing = self.bundle.optional("postprocessing")
+        self.network = self.bundle.network.to(self.device)
+
+    def run(self, source: InputSource, *, target_class: int | None = None, progress: Progress = _quiet) -> RunResult:
+        """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``."""
+        try:
+            return self._run(source, target_class, progress)
+        except torch.cuda.OutOfMemoryError:
+            if self.device.type != "cuda":
+                raise
+            message = "CUDA ran out of memory; running on the CPU instead"
+            warnings.warn(message, stacklevel=2)
+            torch.cuda.empty_cache()
+            self.device = torch.device("cpu")
+            self.network = self.network.to(self.device)
+            result = self._run(source, target_class, progress)
+            result.warnings.append(message)
+            return result
+
+    def _run(self, source: InputSource, target_class: int | None, progress: Progress) -> RunResult:
+        clock = _Clock()
+        progress("load", 0.05, "Reading the input volume")
+        image = load_input(source)
+        result = RunResult(source=str(image.meta.get("filename_or_obj", "")), image=image, device=str(self.device))
+        result.warnings.extend(self.bundle.warnings)
+        clock.lap(result, "load")
+        progress("preprocess", 0.15, "Preprocessing as the bundle declares")
+        prepared = self._prepare(image)
+        clock.lap(result, "preprocess")
+        progress("forward", 0.3, f"Running the network on {self.device}")
+        data = self._forward(prepared)
+        clock.lap(result, "forward")
+        self._collect_classes(data, result)
+        if self._wants_heatmap():
+            progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
+            data["heatmap"] = self._heatmap(prepared, target_class, result, progress)
+            clock.lap(result, "heatmap")
+        progress("resample", 0.85, "Resampling outputs to the input grid")
+        self._collect_outputs(data, prepared, result)
+        clock.lap(result, "resample")
+        return result
+
+    def _prepare(self, image: MetaTensor) -> MetaTensor:
+        try:
+            prepared = self.preprocessing({"image": image.clone()})["image"]
+        except Exception as err:
+            raise BundleInputError(
+                f"the bundle's preprocessing failed ({err})", image.meta.get("filename_or_obj")
+            ) from err
+        expected = self.bundle.inputs.get("image", {}).get("num_channels")
+        if expected is not None and prepared.shape[0] != int(expected):
+            raise BundleInputError(
+                f"preprocessing gives {prepared.shape[0]} channels, the network expects {expected}",
+                image.meta.get("filename_or_obj"),
+            )
+        return prepared
+
+    def _forward(self, prepared: MetaTensor) -> dict[str, Any]:
+        x = prepared.as_tensor()[None].to(self.device)
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+            out = self.network(x)
+        data: dict[str, Any] = {"image": prepared, "pred": out[0].float().cpu()}
+        return self.postprocessing(data) if self.postprocessing is not None else data
+
+    def _collect_classes(self, data: dict[str, Any], result: RunResult) -> None:
+        for name, spec in self.bundle.outputs.items():
+            if spec.get("type") == "probabilities" and name in data:
+                result.probabilities = [float(v) for v in torch.as_tensor(data[name]).flatten()]
+                names = spec.get("channel_def") or {}
+                result.class_names = [str(names.get(str(i), i)) for i in range(len(result.probabilities))]
+
+    def _wants_heatmap(self) -> bool:
+        outputs = self.bundle.outputs
+        return "heatmap" in outputs and any(o.get("type") == "probabilities" for o in outputs.values())
+
+    def _heatmap(self, prepared: MetaTensor, target: int | None, result: RunResult, progress: Progress) -> torch.Tensor:
+        if target is None and result.probabilities:
+            target = max(range(len(result.probabilities)), key=result.probabilities.__getitem__)
+        x = prepared.as_tensor()[None].to(self.device)
+        cam = compute_heatmap(
+            self.network, x, method=self.heatmap, target=target, target_layer=self.target_layer, progress=progress
+        )
+        return cam[0].cpu()
+
+    def _collect_outputs(self, data: dict[str, Any], prepared: MetaTensor, result: RunResult) -> None:
+        spatial = tuple(prepared.shape[1:])
+        for name, spec in self.bundle.outputs.items():
+            value = data.get(name, data["pred"] if name == "pred" else None)
+            if value is None or spec.get("type") == "probabilities":
+                continue
+            tensor = torch.as_tensor(value).detach().float().cpu()
+            if tensor.ndim == len(spatial) + 1 and tuple(tensor.shape[1:]) == spatial:
+                result.maps[name] = self._invert(tensor, prepared)
+            elif tensor.numel() == 1:
+                result.scalars[name] = float(tensor)
+
+    def _invert(self, tensor: torch.Tensor, prepared: MetaTensor) -> MetaTensor:
+        """Undo the invertible preprocessing steps on ``(C, *network spatial)``; returns the input's grid."""
+        mapped = MetaTensor(tensor.as_subclass(torch.Tensor))
+        mapped.copy_meta_from(prepared)
+        inverted = self.preprocessing.inverse({"image": mapped})["image"]
+        return MetaTensor(inverted.as_tensor().float(), affine=inverted.affine)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def lap(self, result: RunResult, stage: str) -> None:
+        now = time.perf_counter()
+        result.timings[stage] = round(now - self.start, 4)
+        self.start = now
+
+
+def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str, Any]:
+    """The worker contract (Slicer module): run one request and write its outputs.
+
+    Args:
+        request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
+            ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``.
+        progress: ``(stage, fraction in [0, 1], message)`` callback.
+
+    Returns:
+        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path).
+    """
+    from monai_ext.bundle.outputs import write_outputs
+
+    progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
+    runner = BundleRunner(
+        request["bundlePath"],
+        trusted=bool(request.get("trusted", False)),
+        device=str(request.get("device") or "auto"),
+        heatmap=str(request.get("heatmapMethod") or "gradcam"),
+        target_layer=request.get("targetLayer"),
+    )
+    result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
+    progress("write", 0.95, "Writing the outputs")
+    summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
+    return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

@@ -1,0 +1,126 @@
+"""``monai-ext infer``: run a bundle on a volume (NIfTI, NRRD, DICOM folder) or on a folder of them.
+
+One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
+each heatmap. A batch (``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input
+and ``OUT/results.csv`` with one row per input; a failing input gets an error row and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from monai_ext.bundle.errors import BundleError
+from monai_ext.bundle.heatmap import HEATMAP_METHODS
+from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.runner import BundleRunner
+from monai_ext.io.atomic import atomic_write_text
+
+__all__ = ["batch_inputs", "register", "run_batch"]
+
+VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
+
+
+def register(commands: Any) -> None:
+    """Add ``infer`` to the command parser."""
+    parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
+    parser.add_argument("input", type=Path, help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes")
+    parser.add_argument("--bundle", type=Path, required=True, help="bundle folder or .zip")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--heatmap", choices=HEATMAP_METHODS, default="gradcam", help="classifier heatmap method")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--target-class", type=int, default=None, help="class to explain (default: predicted)")
+    parser.add_argument("--target-layer", default=None, help="Grad-CAM layer (default: the bundle's, else auto)")
+    parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
+    parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    runner = BundleRunner(
+        args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
+    )
+    if not runner.bundle.trusted:
+        print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
+    inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
+    if inputs is None:
+        summary = _one(runner, args.input, args.out, args.target_class)
+        _print_summary(summary)
+        return 0
+    failures = run_batch(runner, inputs, args.out, target_class=args.target_class)
+    return 1 if failures == len(inputs) else 0
+
+
+def _one(runner: BundleRunner, source: Path, out: Path, target_class: int | None) -> dict[str, Any]:
+    result = runner.run(source, target_class=target_class)
+    return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    if summary["probabilities"]:
+        pairs = ", ".join(f"{n} {p:.3f}" for n, p in zip(summary["class_names"], summary["probabilities"], strict=True))
+        print(f"predicted: {summary['predicted']} ({pairs})")
+    for name, value in summary["scalars"].items():
+        print(f"{name}: {value:.4g}")
+    for name, path in {**summary["maps"], **summary["montages"]}.items():
+        print(f"wrote {name}: {path}")
+    print(f"timings (s): {summary['timings']}")
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _holds_volumes(path: Path) -> bool:
+    return path.is_dir() and any(p.name.lower().endswith(VOLUME_SUFFIXES) for p in path.iterdir())
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """The inputs of a batch folder: its NIfTI/NRRD files and its sub-folders (DICOM series), sorted."""
+    if not folder.is_dir():
+        raise BundleError("a batch input must be a folder", folder)
+    found = [p for p in folder.iterdir() if p.is_dir() or p.name.lower().endswith(VOLUME_SUFFIXES)]
+    if not found:
+        raise BundleError("no NIfTI/NRRD files or DICOM sub-folders to run on", folder)
+    return sorted(found)
+
+
+def run_batch(runner: BundleRunner, inputs: list[Path], out: Path, *, target_class: int | None = None) -> int:
+    """Run every input into ``out/<name>/`` and write ``out/results.csv``; returns the number of failures."""
+    rows: list[dict[str, Any]] = []
+    for index, source in enumerate(inputs, start=1):
+        start = time.perf_counter()
+        name = source.name.removesuffix(".gz").rsplit(".", 1)[0] if source.is_file() else source.name
+        try:
+            summary = _one(runner, source, out / name, target_class)
+            rows.append(_row(source, summary, time.perf_counter() - start))
+            print(f"[{index}/{len(inputs)}] {source.name}: {summary['predicted'] or 'done'}", file=sys.stderr)
+        except (BundleError, OSError, ValueError, RuntimeError) as err:
+            rows.append({"input": str(source), "status": "error", "error": f"{type(err).__name__}: {err}"})
+            print(f"[{index}/{len(inputs)}] {source.name}: FAILED {err}", file=sys.stderr)
+    atomic_write_text(out / "results.csv", _csv(rows))
+    print(f"wrote {out / 'results.csv'} ({len(rows)} rows)")
+    return sum(row["status"] == "error" for row in rows)
+
+
+def _row(source: Path, summary: dict[str, Any], seconds: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"input": str(source), "status": "ok", "predicted": summary["predicted"] or ""}
+    row |= {f"p_{n}": f"{p:.6f}" for n, p in zip(summary["class_names"], summary["probabilities"], strict=True)}
+    row |= {k: f"{v:.6g}" for k, v in summary["scalars"].items()}
+    row |= {f"map_{k}": v for k, v in summary["maps"].items()}
+    return row | {"seconds": f"{seconds:.3f}", "error": ""}
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    header: list[str] = []
+    for row in rows:
+        header += [key for key in row if key not in header]
+    header = [h for h in header if h != "error"] + ["error"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,77 @@
+"""Autoencoder post-processing: the reconstruction, its anomaly map and score from an image and its reconstruction.
+
+Used as an autoencoder bundle's ``postprocessing`` so the bundle runner (and so the CLI and Slicer) gets
+the outputs the metadata declares without knowing about autoencoders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from monai.transforms import MapTransform, Transform
+
+from monai_ext.explain.residual import anomaly_score, residual, residual_map
+
+__all__ = ["AnomalyOutputs", "AnomalyOutputsd"]
+
+
+class AnomalyOutputs(Transform):
+    """Anomaly map and score of one image against its reconstruction.
+
+    Args:
+        sigma: Gaussian smoothing of the residual, voxels of the network grid.
+        scale: residual value mapped to 1 in the map (see :func:`~monai_ext.explain.residual_scale`).
+        score: ``"mean"`` (mean absolute residual) or ``"top"`` (mean of the top ``top_fraction`` voxels of the
+            smoothed residual), as the bundle's evaluation.
+        top_fraction: for ``score="top"``.
+
+    Example:
+        >>> amap, value = AnomalyOutputs(scale=0.5)(torch.zeros(1, 8, 8, 8), torch.zeros(1, 8, 8, 8))
+        >>> tuple(amap.shape), float(value)
+        ((1, 8, 8, 8), 0.0)
+    """
+
+    def __init__(self, *, sigma: float = 1.0, scale: float = 1.0, score: str = "mean", top_fraction: float = 0.01):
+        if score not in ("mean", "top"):
+            raise ValueError(f"score must be 'mean' or 'top', got {score!r}")
+        self.sigma, self.scale, self.score, self.top_fraction = float(sigma), float(scale), score, float(top_fraction)
+
+    def __call__(  # type: ignore[override]  # two inputs, as MONAI's own pairwise transforms
+        self, image: torch.Tensor, reconstruction: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image`` and ``reconstruction`` ``(C, *spatial)`` -> map ``(1, *spatial)`` in [0, 1], score ``()``."""
+        x = torch.as_tensor(image).as_subclass(torch.Tensor).float()[None]
+        y = torch.as_tensor(reconstruction).as_subclass(torch.Tensor).float().to(x.device)[None]
+        amap = residual_map(x, y, sigma=self.sigma, scale=self.scale)[0]
+        if self.score == "mean":
+            value = anomaly_score(residual(x, y, sigma=0.0))
+        else:
+            value = anomaly_score(residual(x, y, sigma=self.sigma), top_fraction=self.top_fraction)
+        return amap, value[0]
+
+
+class AnomalyOutputsd(MapTransform):
+    """Adds ``reconstruction`` (a copy of ``pred``), ``anomaly_map`` and ``anomaly_score`` to the dictionary."""
+
+    def __init__(
+        self,
+        *,
+        image_key: str = "image",
+        pred_key: str = "pred",
+        sigma: float = 1.0,
+        scale: float = 1.0,
+        score: str = "mean",
+        top_fraction: float = 0.01,
+    ) -> None:
+        super().__init__([image_key, pred_key])
+        self.image_key, self.pred_key = image_key, pred_key
+        self.transform = AnomalyOutputs(sigma=sigma, scale=scale, score=score, top_fraction=top_fraction)
+
+    def __call__(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
+        out = dict(data)
+        reconstruction = torch.as_tensor(out[self.pred_key]).as_subclass(torch.Tensor).float()
+        out["reconstruction"] = reconstruction
+        out["anomaly_map"], out["anomaly_score"] = self.transform(out[self.image_key], reconstruction)
+        return out
