@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slicer lint typecheck bench clean
+.PHONY: setup demo dicom-demo test test-slicer lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: the shipped classifier (untrusted, safe loading) on the embedded sample, a GAN-made DICOM series.
 demo: $(STAMP)
-	$(BIN)/monai-ext demo --out demo_output
+	$(BIN)/monai-ext sample --out demo_output/sample
+	$(BIN)/monai-ext infer demo_output/sample/dicom --bundle bundles/adrenal_hyperplasia_classifier_3d \
+		--out demo_output/infer
+
+# The DICOM tour: a phantom series with traps (oblique, shuffled, mixed series, a missing slice).
+dicom-demo: $(STAMP)
+	$(BIN)/monai-ext demo --out demo_output/dicom_demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -35,6 +42,8 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dicom_load.py
+	$(BIN)/python benchmarks/bench_gradcam.py
+	$(BIN)/python benchmarks/bench_infer.py
 
 clean:
 	rm -rf $(VENV) .venv-slicer demo_output .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from monai_ext.explain import OcclusionPlan, grad_cam, grad_cam_pp, occlusion_sensitivity, smooth_grad
+
 __all__ = ["HEATMAP_METHODS", "compute_heatmap"]
 
 HEATMAP_METHODS = ("gradcam", "gradcampp", "occlusion", "smoothgrad")
@@ -29,8 +31,6 @@ def compute_heatmap(
     Raises:
         ValueError: unknown method.
     """
-    from monai_ext.explain import grad_cam, grad_cam_pp, occlusion_sensitivity, smooth_grad
-
     if method == "gradcam":
         return grad_cam(network, x, target_layer, target=target)
     if method == "gradcampp":
@@ -39,9 +39,8 @@ def compute_heatmap(
         return smooth_grad(network, x, target=target)
     if method == "occlusion":
 
-        def announce(plan: object, seconds: float) -> None:
-            passes = getattr(plan, "n_forward", getattr(plan, "num_patches", "?"))
-            progress("heatmap", 0.5, f"Occlusion: {passes} forward passes, about {seconds:.0f} s")
+        def announce(plan: OcclusionPlan, seconds: float) -> None:
+            progress("heatmap", 0.5, f"Occlusion: {plan.forward_passes} forward passes, about {seconds:.0f} s")
 
         return occlusion_sensitivity(network, x, target=target, on_plan=announce)
     raise ValueError(f"unknown heatmap method {method!r}; choose one of {HEATMAP_METHODS}")

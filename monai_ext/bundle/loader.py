@@ -23,6 +23,7 @@ __all__ = ["Bundle", "load_bundle", "read_metadata"]
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "meta_schema.json"
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
 MAX_ZIP_BYTES = 4 << 30
+NETWORK_KEYS = ("network_def", "generator_def")  # a GAN bundle ships its generator
 
 
 @dataclass(frozen=True)
@@ -161,16 +162,17 @@ def _check_weights(weights: Path) -> tuple[str, bool, list[str]]:
 
 
 def _build_network(config: BundleConfig, weights: Path) -> nn.Module:
-    if "network_def" not in config:
-        raise BundleFileError("the inference config has no network_def", config.path)
+    key = next((k for k in NETWORK_KEYS if k in config), None)
+    if key is None:
+        raise BundleFileError(f"the inference config has none of {NETWORK_KEYS}", config.path)
     try:
-        network = config.get("network_def")
+        network = config.get(key)
     except (UntrustedCodeError, BundleFileError):
         raise
     except Exception as err:  # MONAI wraps instantiation failures in RuntimeError/TypeError
-        raise BundleFileError(f"cannot build network_def ({err})", config.path) from err
+        raise BundleFileError(f"cannot build {key} ({err})", config.path) from err
     if not isinstance(network, nn.Module):
-        raise BundleFileError(f"network_def builds a {type(network).__name__}, not a torch module", config.path)
+        raise BundleFileError(f"{key} builds a {type(network).__name__}, not a torch module", config.path)
     _load_into(network, weights)
     return network.eval()
 

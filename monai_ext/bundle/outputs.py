@@ -17,14 +17,20 @@ from monai_ext.io.volume import Volume
 __all__ = ["result_summary", "write_outputs"]
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str) -> dict[str, Any]:
+def write_outputs(
+    result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str, montage: bool = True
+) -> dict[str, Any]:
     """Write ``<map>.nii.gz`` for every map, ``<map>_montage.png`` for heatmaps, and ``result.json``.
+
+    Maps whose metadata ``value_range`` is ``[0, 1]`` are stored as ``uint8`` with ``scl_slope = 1/255``
+    (see :func:`~monai_ext.io.nifti.save_nifti`); others as float32.
 
     Args:
         result: from :meth:`BundleRunner.run`.
         out_dir: created if needed; files in it are replaced only once complete.
         bundle: the bundle that ran (its name, version and weights digest go into the JSON).
         heatmap: the heatmap method used (recorded).
+        montage: write the PNG montages (matplotlib; about 0.3 s each).
 
     Returns:
         The summary written to ``result.json`` (paths are absolute).
@@ -40,9 +46,11 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, bundle: Bundle, hea
     for name, tensor in result.maps.items():
         array = tensor.as_tensor().numpy()
         array = array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
-        path = save_nifti(Volume(array=array, affine=np.asarray(tensor.affine)), out / f"{name}.nii.gz", sidecar=False)
+        unit = bundle.outputs.get(name, {}).get("value_range") == [0, 1]
+        volume = Volume(array=np.clip(array, 0, 1) if unit else array, affine=np.asarray(tensor.affine))
+        path = save_nifti(volume, out / f"{name}.nii.gz", sidecar=False, unit_range_uint8=unit)
         files[name] = str(path.resolve())
-        if bundle.outputs.get(name, {}).get("type") == "heatmap" and array.ndim == 3:
+        if montage and bundle.outputs.get(name, {}).get("type") == "heatmap" and array.ndim == 3:
             png = out / f"{name}_montage.png"
             save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
             pngs[name] = str(png.resolve())

@@ -25,6 +25,7 @@ from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.loader import Bundle, load_bundle
 from monai_ext.bundle.result import RunResult
 from monai_ext.engines.device import default_device
+from monai_ext.engines.gan_trainer import sample_latents
 
 __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
@@ -63,10 +64,41 @@ class BundleRunner:
         self.heatmap = heatmap
         self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
         self.preprocessing = self.bundle.optional("preprocessing")
-        if self.preprocessing is None:
+        if self.preprocessing is None and not self.generative:
             raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
         self.postprocessing = self.bundle.optional("postprocessing")
         self.network = self.bundle.network.to(self.device)
+
+    @property
+    def generative(self) -> bool:
+        """Whether the bundle generates volumes from a latent vector (a GAN) instead of reading one."""
+        return any(spec.get("type") == "latent" for spec in self.bundle.inputs.values())
+
+    def generate(self, *, seed: int = 0, progress: Progress = _quiet) -> RunResult:
+        """Generate one volume from the latent drawn with ``seed`` (reproducible on any machine).
+
+        The output map is the generated ``(1, D, H, W)`` volume with affine ``diag(voxel_size_mm)``
+        (config key ``voxel_size_mm``, default 1 mm).
+
+        Raises:
+            BundleFileError: the bundle has no latent input.
+        """
+        if not self.generative:
+            raise BundleFileError("this bundle reads images; it has no latent input", self.bundle.root)
+        clock = _Clock()
+        name, spec = next((k, v) for k, v in self.bundle.inputs.items() if v.get("type") == "latent")
+        z = sample_latents(1, int(spec["num_channels"]), seed)
+        progress("generate", 0.3, f"Generating a volume from seed {seed} on {self.device}")
+        with torch.no_grad():
+            volume = self.network(z.to(self.device))[0].float().cpu()
+        voxel = float(self.bundle.optional("voxel_size_mm") or 1.0)
+        affine = torch.diag(torch.tensor([voxel, voxel, voxel, 1.0], dtype=torch.float64))
+        image = MetaTensor(volume, affine=affine, meta={"filename_or_obj": f"{name} seed {seed}"})
+        result = RunResult(source=f"{name} seed {seed}", image=image, device=str(self.device))
+        output = next((k for k, v in self.bundle.outputs.items() if v.get("type") == "image"), "image")
+        result.maps[output] = image
+        clock.lap(result, "generate")
+        return result
 
     def run(self, source: InputSource, *, target_class: int | None = None, progress: Progress = _quiet) -> RunResult:
         """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``."""
@@ -184,7 +216,8 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
 
     Args:
         request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
-            ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``.
+            ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``,
+            ``seed`` (generative bundles, which ignore ``inputPath``).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
@@ -200,7 +233,10 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         heatmap=str(request.get("heatmapMethod") or "gradcam"),
         target_layer=request.get("targetLayer"),
     )
-    result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
+    if runner.generative:
+        result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)
+    else:
+        result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
     summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

@@ -38,6 +38,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--target-layer", default=None, help="Grad-CAM layer (default: the bundle's, else auto)")
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
+    parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     parser.set_defaults(handler=_run)
 
 
@@ -49,16 +50,16 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
-        summary = _one(runner, args.input, args.out, args.target_class)
+        summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage)
         _print_summary(summary)
         return 0
-    failures = run_batch(runner, inputs, args.out, target_class=args.target_class)
+    failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
 
 
-def _one(runner: BundleRunner, source: Path, out: Path, target_class: int | None) -> dict[str, Any]:
+def _one(runner: BundleRunner, source: Path, out: Path, target_class: int | None, montage: bool) -> dict[str, Any]:
     result = runner.run(source, target_class=target_class)
-    return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap)
+    return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -67,8 +68,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"predicted: {summary['predicted']} ({pairs})")
     for name, value in summary["scalars"].items():
         print(f"{name}: {value:.4g}")
-    for name, path in {**summary["maps"], **summary["montages"]}.items():
+    for name, path in summary["maps"].items():
         print(f"wrote {name}: {path}")
+    for name, path in summary["montages"].items():
+        print(f"wrote {name} montage: {path}")
     print(f"timings (s): {summary['timings']}")
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -88,14 +91,16 @@ def batch_inputs(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def run_batch(runner: BundleRunner, inputs: list[Path], out: Path, *, target_class: int | None = None) -> int:
+def run_batch(
+    runner: BundleRunner, inputs: list[Path], out: Path, *, target_class: int | None = None, montage: bool = True
+) -> int:
     """Run every input into ``out/<name>/`` and write ``out/results.csv``; returns the number of failures."""
     rows: list[dict[str, Any]] = []
     for index, source in enumerate(inputs, start=1):
         start = time.perf_counter()
         name = source.name.removesuffix(".gz").rsplit(".", 1)[0] if source.is_file() else source.name
         try:
-            summary = _one(runner, source, out / name, target_class)
+            summary = _one(runner, source, out / name, target_class, montage)
             rows.append(_row(source, summary, time.perf_counter() - start))
             print(f"[{index}/{len(inputs)}] {source.name}: {summary['predicted'] or 'done'}", file=sys.stderr)
         except (BundleError, OSError, ValueError, RuntimeError) as err:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import monai_ext
 from monai_ext.bundle.errors import BundleError
 from monai_ext.bundle.exporter import BundleExportError
-from monai_ext.cli import bundle, demo, dicom, infer
+from monai_ext.cli import bundle, demo, dicom, infer, sample
 from monai_ext.io.errors import DicomError
 
 __all__ = ["build_parser", "main"]
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     bundle.register(commands)
     infer.register(commands)
+    sample.register(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from monai_ext.engines.class_weights import class_weights
 from monai_ext.engines.classification_report import ClassificationReport, write_classification_report
 from monai_ext.engines.device import amp_enabled, default_device
 from monai_ext.engines.distributed import init_distributed, is_main_process, local_device
+from monai_ext.engines.explanation_report import ExplanationReport
 from monai_ext.engines.gan_trainer import AmpGanTrainer, GanProgressBar, NetworkSaver, gan_loss_output, real_images
 from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
 from monai_ext.engines.prepare_batch import AugmentedBatch
@@ -24,6 +25,7 @@ __all__ = [
     "BackboneFreezer",
     "BestModelSaver",
     "ClassificationReport",
+    "ExplanationReport",
     "GanProgressBar",
     "LossHistory",
     "NetworkSaver",

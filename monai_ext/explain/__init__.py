@@ -1,8 +1,32 @@
-"""Explanations: residual anomaly maps (more methods join here)."""
+"""Explanations in the input's voxel grid: the Grad-CAM family, occlusion, gradients, feature maps, residual maps."""
 
 from __future__ import annotations
 
-from monai_ext.explain.gradcam import grad_cam
+from monai_ext.explain.deletion import deletion_auc, deletion_curve
+from monai_ext.explain.feature_maps import feature_maps, save_feature_montage
+from monai_ext.explain.gradcam import default_target_layer, grad_cam, grad_cam_pp, upsample_map
+from monai_ext.explain.montage import save_overlay_montage
+from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
 from monai_ext.explain.residual import anomaly_score, residual, residual_map, residual_scale
+from monai_ext.explain.saliency import smooth_grad, vanilla_gradient
 
-__all__ = ["anomaly_score", "grad_cam", "residual", "residual_map", "residual_scale"]
+__all__ = [
+    "OcclusionPlan",
+    "anomaly_score",
+    "default_target_layer",
+    "deletion_auc",
+    "deletion_curve",
+    "feature_maps",
+    "grad_cam",
+    "grad_cam_pp",
+    "occlusion_sensitivity",
+    "plan_occlusion",
+    "residual",
+    "residual_map",
+    "residual_scale",
+    "save_feature_montage",
+    "save_overlay_montage",
+    "smooth_grad",
+    "upsample_map",
+    "vanilla_gradient",
+]

@@ -298,7 +298,8 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
                 slicer.mrmlScene.RemoveNode(node)
 
     def runTest(self):
-        for test in (self.test_inferenceCreatesNewNodes, self.test_failedRunLeavesSceneUnchanged):
+        tests = (self.test_inferenceCreatesNewNodes, self.test_failedRunLeavesSceneUnchanged, self.test_realBundleOnCpu)
+        for test in tests:
             self.setUp()
             try:
                 test()
@@ -343,6 +344,32 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
         self.createdNodeIds.append(segmentation.GetID())
         self.assertEqual(segmentation.GetSegmentation().GetNumberOfSegments(), 1)
         self.delayDisplay(_("Test passed"))
+
+    def test_realBundleOnCpu(self):
+        """The shipped classifier through the real runner (needs monai-ext in Slicer's Python; skipped otherwise)."""
+        import importlib.util
+
+        import numpy as np
+
+        bundle = pathlib.Path(__file__).resolve().parents[2] / "bundles" / "adrenal_hyperplasia_classifier_3d"
+        if importlib.util.find_spec("monai_ext") is None or not bundle.is_dir():
+            self.delayDisplay(_("Skipped the real-bundle test: monai-ext or the project's bundles are not installed"))
+            return
+        volume = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "MonaiBundleExplorerTestMask")
+        self.createdNodeIds.append(volume.GetID())
+        k, j, i = np.meshgrid(np.arange(24), np.arange(30), np.arange(28), indexing="ij")
+        mask = (((i - 14) / 8.0) ** 2 + ((j - 15) / 11.0) ** 2 + ((k - 12) / 6.0) ** 2 <= 1).astype(np.float32)
+        slicer.util.updateVolumeFromArray(volume, mask)
+        volume.SetSpacing(1.2, 0.9, 1.6)
+        logic = MonaiBundleExplorerLogic()
+        params = logic.getParameterNode()
+        params.inputVolume, params.bundlePath, params.device = volume, bundle, "cpu"
+        outputs = logic.process(params, timeout=300)
+        self.createdNodeIds += [outputs.heatmapNode.GetID(), outputs.tableNode.GetID()]
+        np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(outputs.heatmapNode), mrmlAdapter.ijkToRasArray(volume))
+        self.assertEqual(slicer.util.arrayFromVolume(outputs.heatmapNode).shape, mask.shape)
+        self.assertEqual(outputs.tableNode.GetCellText(0, 0), "normal")
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(volume), mask)
 
     def test_failedRunLeavesSceneUnchanged(self):
         volume, bundlePath = self.makeVolume()

@@ -129,6 +129,8 @@ def test_train_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path
         str(report),
         "--ckpt_path",
         str(model),
+        "--explain_cases",
+        "2",
     )
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["n"] == 16 and metrics["split"] == "val"
@@ -137,6 +139,9 @@ def test_train_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path
     assert 0.0 <= metrics["auc"] <= 1.0 and 0.0 <= metrics["acc"] <= 1.0
     assert len(list(csv.DictReader((report / "cases.csv").open()))) == 16
     assert (report / "roc.png").is_file() and (report / "confusion.png").is_file()
+    explained = json.loads((report / "explanations.json").read_text())
+    assert explained["cases"] == 2 and len(explained["per_case"]) == 2
+    assert 0.0 <= explained["deletion_auc_gradcam_median"] <= 1.5 and 0.0 <= explained["gradcam_beats_random"] <= 1.0
 
     images = tmp_path / "nifti"
     images.mkdir()

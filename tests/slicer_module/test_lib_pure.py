@@ -26,6 +26,26 @@ def test_bundle_info_from_folder_and_zip(tiny_bundle, tmp_path):
     assert "safe loading" in text and "Licence: Apache-2.0" in text and "Input image" in text
 
 
+@pytest.mark.parametrize(
+    ("folder", "kind", "classes", "metric"),
+    [
+        ("adrenal_hyperplasia_classifier_3d", "classifier", ["normal", "hyperplasia"], "val_auc"),
+        ("adrenal_shape_autoencoder_3d", "image-to-image", [], "val_auroc"),
+        ("adrenal_shape_gan_3d", "generator", [], None),
+    ],
+)
+def test_bundle_info_of_the_shipped_bundles(folder, kind, classes, metric):
+    from .conftest import REPO
+
+    info = bundleInfo.readBundleInfo(REPO / "bundles" / folder)
+    assert info.kind == kind and info.classNames == classes
+    assert "CC BY 4.0" in info.dataSource and info.licence
+    if metric:
+        assert metric in info.metrics
+    text = bundleInfo.summary(info, trusted=False)
+    assert f"Kind: {kind}" in text and "Training data:" in text and "safe loading" in text
+
+
 def test_bundle_info_error_is_plain(tmp_path):
     with pytest.raises(ValueError, match="Cannot read the metadata"):
         bundleInfo.readBundleInfo(tmp_path)

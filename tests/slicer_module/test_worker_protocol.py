@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,12 +14,12 @@ from MonaiBundleExplorerLib import process, testing, worker
 from .conftest import REPO
 
 
-def run_worker(tmp_path, **request):
+def run_worker(tmp_path, python_flags=(), **request):
     request = {"bundlePath": str(tmp_path), "outputDir": str(tmp_path / "out"), "device": "cpu", **request}
     request_path = process.writeRequest(tmp_path, request)
     env = {"PYTHONPATH": f"{process.MODULE_DIR}:{REPO}", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, str(process.WORKER_SCRIPT), str(request_path)],
+        [sys.executable, *python_flags, str(process.WORKER_SCRIPT), str(request_path)],
         capture_output=True,
         text=True,
         env=env,
@@ -68,13 +67,48 @@ def test_runner_exception_becomes_an_error_line(tmp_path, input_volume):
     assert lines[-2]["stage"] == "load"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("monai_ext.bundle.runner") is not None, reason="the runner exists now")
 def test_missing_default_runner_is_reported_plainly(tmp_path, input_volume):
-    code, lines, _ = run_worker(tmp_path, inputPath=str(input_volume))
+    """A Python without torch/MONAI (``-S``: no site-packages), as a bare PythonSlicer would be."""
+    code, lines, _ = run_worker(tmp_path, inputPath=str(input_volume), python_flags=["-S"])
     assert code == worker.EXIT_RUNNER_MISSING
     assert lines[-1]["error"]["type"] == "RunnerNotInstalled"
     assert "monai_ext.bundle.runner" in lines[-1]["error"]["message"]
     assert "not installed" in lines[-1]["error"]["message"]
+
+
+def test_real_runner_with_the_shipped_classifier(tmp_path, oblique_affine):
+    """The default runner end to end in a subprocess: probabilities, and a heatmap on the input's grid."""
+    mask = np.zeros((30, 36, 24), np.float32)
+    mask[8:22, 10:28, 7:17] = 1.0
+    path = tmp_path / "mask.nii.gz"
+    nib.save(nib.Nifti1Image(mask, oblique_affine), path)
+    bundle = REPO / "bundles" / "adrenal_hyperplasia_classifier_3d"
+    code, lines, stderr = run_worker(tmp_path, inputPath=str(path), bundlePath=str(bundle), heatmapMethod="gradcampp")
+    assert code == 0, stderr
+    result = lines[-1]["result"]
+    assert result["classNames"] == ["normal", "hyperplasia"] and sum(result["probabilities"]) == pytest.approx(1.0)
+    heatmap = nib.load(result["maps"]["heatmap"])
+    assert heatmap.shape == mask.shape
+    np.testing.assert_allclose(heatmap.affine, oblique_affine, atol=1e-5)
+    assert result["heatmap_method"] == "gradcampp" and result["bundle"]["trusted"] is False
+    assert {line.get("stage") for line in lines[:-1]} >= {"bundle", "load", "forward", "heatmap", "write"}
+
+
+def test_real_runner_refuses_an_untrusted_payload(tmp_path, input_volume):
+    import shutil
+
+    bundle = tmp_path / "evil_bundle"
+    shutil.copytree(REPO / "bundles" / "adrenal_hyperplasia_classifier_3d", bundle,
+                    ignore=shutil.ignore_patterns("runs", "eval", "*.onnx", "*.ts"))  # fmt: skip
+    config = json.loads((bundle / "configs" / "inference.json").read_text())
+    marker = tmp_path / "pwned"
+    config["network_def"]["in_channels"] = f"$__import__('os').system('touch {marker}') or 2"
+    (bundle / "configs" / "inference.json").write_text(json.dumps(config))
+    code, lines, _ = run_worker(tmp_path, inputPath=str(input_volume), bundlePath=str(bundle))
+    assert code == worker.EXIT_ERROR
+    error = lines[-1]["error"]
+    assert error["type"] == "UntrustedCodeError" and "network_def::in_channels" in error["message"]
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(

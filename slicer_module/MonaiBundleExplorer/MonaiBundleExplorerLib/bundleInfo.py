@@ -22,6 +22,8 @@ class BundleInfo:
     classNames: list[str] = field(default_factory=list)
     licence: str = ""
     metrics: dict = field(default_factory=dict)
+    kind: str = ""
+    dataSource: str = ""
 
 
 def readMetadata(bundlePath: str | Path) -> dict:
@@ -44,7 +46,12 @@ def readBundleInfo(bundlePath: str | Path) -> BundleInfo:
     network = metadata.get("network_data_format", {})
     outputs = network.get("outputs", {})
     classNames = metadata.get("class_names") or next(
-        (list(output.get("channel_def", {}).values()) for output in outputs.values() if output.get("channel_def")), []
+        (
+            list(output.get("channel_def", {}).values())
+            for output in outputs.values()
+            if output.get("type") == "probabilities" and output.get("channel_def")
+        ),
+        [],
     )
     return BundleInfo(
         path=Path(bundlePath),
@@ -56,8 +63,19 @@ def readBundleInfo(bundlePath: str | Path) -> BundleInfo:
         outputs=outputs,
         classNames=[str(name) for name in classNames],
         licence=str(metadata.get("license") or metadata.get("licence", "")),
-        metrics=metadata.get("metrics") or metadata.get("performance") or {},
+        metrics=metadata.get("eval_metrics") or metadata.get("metrics") or metadata.get("performance") or {},
+        kind=bundleKind(network),
+        dataSource=str(metadata.get("data_source", "")),
     )
+
+
+def bundleKind(network: dict) -> str:
+    """ "classifier", "generator" (latent input) or "image-to-image", from the declared inputs and outputs."""
+    if any(spec.get("type") == "probabilities" for spec in network.get("outputs", {}).values()):
+        return "classifier"
+    if any(spec.get("type") == "latent" for spec in network.get("inputs", {}).values()):
+        return "generator"
+    return "image-to-image"
 
 
 def findBundles(roots) -> list[Path]:
@@ -71,11 +89,13 @@ def findBundles(roots) -> list[Path]:
 
 def summary(info: BundleInfo, trusted: bool) -> str:
     """Plain-text lines for the bundle info area (translation happens in the widget)."""
-    lines = [f"{info.name} {info.version}".strip(), f"Task: {info.task or 'not stated'}"]
+    lines = [f"{info.name} {info.version}".strip(), f"Task: {info.task or 'not stated'}", f"Kind: {info.kind}"]
     lines += [f"Input {name}: {_describe(spec)}" for name, spec in info.inputs.items()]
     lines += [f"Output {name}: {_describe(spec)}" for name, spec in info.outputs.items()]
     lines.append("Classes: " + (", ".join(info.classNames) or "not stated"))
     lines.append(f"Licence: {info.licence or 'not stated'}")
+    if info.dataSource:
+        lines.append(f"Training data: {info.dataSource}")
     lines += [f"Metric {name}: {value}" for name, value in info.metrics.items()]
     lines.append("Trusted: configs may run code" if trusted else "Not trusted: runs with safe loading (no code)")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ slicer = require_slicer_core()
 
 from MonaiBundleExplorerLib import mrmlAdapter, pipeline, testing  # noqa: E402
 
-from .conftest import scene_snapshot  # noqa: E402
+from .conftest import add_volume, scene_snapshot  # noqa: E402
 
 
 def options(bundle, **extra):
@@ -87,3 +88,44 @@ def test_batch_writes_csv_and_table(scene, input_volume, tiny_bundle, tmp_path):
     assert rows[0]["predicted"] in testing.CLASS_NAMES and rows[0]["map:heatmap"].endswith(".nrrd")
     assert table.GetNumberOfRows() == 3 and set(scene_snapshot(scene)) - set(before) == {table.GetID()}
     shutil.rmtree(tmp_path / "work")
+
+
+def _main_python():
+    """The project's main venv (torch, MONAI, monai_ext): what PythonSlicer is once the dependencies are in."""
+    repo = Path(__file__).resolve().parents[3]
+    python = repo / ".venv" / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"the main venv ({python}) is needed for the real runner; run `make setup`")
+    return repo, python
+
+
+@pytest.mark.parametrize(
+    ("bundle", "maps"),
+    [
+        ("adrenal_hyperplasia_classifier_3d", {"heatmap"}),
+        ("adrenal_shape_autoencoder_3d", {"reconstruction", "anomaly_map"}),
+    ],
+)
+def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, bundle, maps):
+    """Node -> NIfTI -> worker with the real runner (untrusted bundle) -> new nodes on the input's geometry."""
+    repo, python = _main_python()
+    k, j, i = np.meshgrid(np.arange(24), np.arange(30), np.arange(28), indexing="ij")
+    mask = (((i - 14) / 8.0) ** 2 + ((j - 15) / 11.0) ** 2 + ((k - 12) / 6.0) ** 2 <= 1).astype(np.float32)
+    volume = add_volume(scene, mask, oblique_affine, name="mask")
+    before = scene_snapshot(scene)
+    opts = pipeline.InferenceOptions(bundlePath=str(repo / "bundles" / bundle), device="cpu", python=str(python))
+    job = pipeline.InferenceJob(volume, opts).start().wait(timeout=300)
+    assert job.error is None, job.error
+    outputs = job.loadOutputs(opacity=0.5, threshold=0.2, colorName="Inferno")
+    assert set(job.result["maps"]) == maps and job.result["bundle"]["trusted"] is False
+    job.cleanup()
+    nodes = dict(outputs.otherNodes, **({"heatmap": outputs.heatmapNode} if outputs.heatmapNode else {}))
+    for node in nodes.values():
+        np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(node), oblique_affine, atol=1e-5)
+        assert slicer.util.arrayFromVolume(node).shape == mask.shape
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(volume), mask)
+    after = scene_snapshot(scene)
+    assert {key: after[key] for key in before} == before
+    if "heatmap" in maps:
+        table = outputs.tableNode
+        assert [table.GetCellText(row, 0) for row in range(table.GetNumberOfRows())] == ["normal", "hyperplasia"]

@@ -1,0 +1,82 @@
+"""Benchmark: end-to-end inference, a DICOM folder to result.json + heatmap NIfTI, against forward + heatmap alone.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_infer.py              # 5 rounds after 1 warm-up
+    .venv/bin/python benchmarks/bench_infer.py --rounds 9
+
+The classification bundle (loaded once, untrusted, CPU) runs with Grad-CAM on:
+
+* ``sample``: the embedded sample (``monai-ext sample``: a GAN-generated 32^3 mask as a 32-file DICOM series);
+* ``ct-slab``: the real 512x512x64 LIDC chest CT slab in ``../shared/data`` when present (not a mask, so the
+  prediction means nothing; it measures the cost of a scanner-sized series and of resampling the map
+  back to 512x512x64).
+
+Per round and input, ``core`` is the network forward plus the Grad-CAM heatmap (the model's own cost), and
+``end to end`` is everything a user waits for after the bundle is loaded: DICOM scan and read, preprocessing,
+forward, heatmap, resampling to the input grid, writing the heatmap NIfTI and result.json (no PNG montage;
+``--montage`` adds it). Rounds alternate the inputs; the table gives medians and the ratio (target <= 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.runner import BundleRunner
+from monai_ext.cli.sample import make_sample
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "bundles" / "adrenal_hyperplasia_classifier_3d"
+CT_SLAB = REPO.parent / "shared" / "data" / "dicom" / "ct-chest-lidc0314-slab"
+
+
+def one_round(runner: BundleRunner, source: Path, out: Path, montage: bool) -> tuple[float, float]:
+    """``(core seconds, end-to-end seconds)`` of one run."""
+    start = time.perf_counter()
+    result = runner.run(source)
+    write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
+    total = time.perf_counter() - start
+    return result.timings["forward"] + result.timings["heatmap"], total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--montage", action="store_true", help="also write the PNG montage")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="bench_infer_"))
+    start = time.perf_counter()
+    runner = BundleRunner(BUNDLE, device="cpu")
+    load_seconds = time.perf_counter() - start
+    _, sample_dicom = make_sample(work / "sample")
+    inputs = {"sample (32^3, 32 files)": sample_dicom}
+    if CT_SLAB.is_dir():
+        inputs["ct-slab (512x512x64, 64 files)"] = CT_SLAB
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in inputs}
+    for round_index in range(args.rounds + 1):
+        for name, source in inputs.items():
+            measured = one_round(runner, source, work / "out" / str(round_index), args.montage)
+            if round_index > 0:  # round 0 warms up
+                times[name].append(measured)
+    print(f"bundle load (metadata schema, safe config, sha256, weights): {load_seconds:.2f} s, once per session")
+    print(f"medians of {args.rounds} rounds, CPU, {args.threads} threads, montage {'on' if args.montage else 'off'}")
+    print()
+    print("| input | forward + heatmap (s) | end to end (s) | ratio (target <= 2) |")
+    print("|---|---|---|---|")
+    for name, pairs in times.items():
+        core = statistics.median(p[0] for p in pairs)
+        total = statistics.median(p[1] for p in pairs)
+        print(f"| {name} | {core:.3f} | {total:.3f} | {total / core:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The runner: outputs on the input's grid and affine, the same numbers as the bundle's own pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from monai_ext.bundle import BundleInputError, BundleRunner, run_bundle
+from monai_ext.data.cases import load_cases
+from tests.bundle.conftest import AUTOENCODER, CLASSIFIER, GAN, ellipsoid_mask, oblique_affine
+from tests.conftest import require_data
+
+
+@pytest.fixture(scope="module")
+def classifier() -> BundleRunner:
+    return BundleRunner(CLASSIFIER, device="cpu")
+
+
+def test_maps_come_back_on_the_input_grid_and_affine(classifier: BundleRunner, mask_nifti: tuple) -> None:
+    path, array, affine = mask_nifti
+    result = classifier.run(path)
+    heatmap = result.maps["heatmap"]
+    assert tuple(heatmap.shape) == (1, *array.shape)
+    np.testing.assert_allclose(np.asarray(heatmap.affine), affine, atol=1e-5)
+    assert float(heatmap.min()) >= 0.0 and 0.9 <= float(heatmap.max()) <= 1.0  # peak 1 before resampling
+    assert sum(result.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert result.class_names == ["normal", "hyperplasia"] and result.predicted in result.class_names
+    assert set(result.timings) >= {"load", "preprocess", "forward", "heatmap", "resample"}
+
+
+def test_in_memory_volume_gives_the_file_result(classifier: BundleRunner, mask_nifti: tuple) -> None:
+    path, array, affine = mask_nifti
+    from_file, in_memory = classifier.run(path), classifier.run((array, affine))
+    assert from_file.probabilities == pytest.approx(in_memory.probabilities, abs=1e-6)
+    torch.testing.assert_close(from_file.maps["heatmap"].as_tensor(), in_memory.maps["heatmap"].as_tensor())
+
+
+def test_voxel_order_does_not_change_the_answer(classifier: BundleRunner) -> None:
+    """The same physical volume stored with the first axis flipped: same probabilities, map flipped back."""
+    array = ellipsoid_mask((36, 40, 28), (8.0, 12.0, 6.0))
+    array[20:, :, :] = 0  # break the symmetry
+    affine = oblique_affine((1.0, 1.0, 1.5))
+    flipped_affine = affine.copy()
+    flipped_affine[:3, 3] = affine[:3, :3] @ np.array([array.shape[0] - 1, 0, 0]) + affine[:3, 3]
+    flipped_affine[:3, 0] = -affine[:3, 0]
+    a, b = classifier.run((array, affine)), classifier.run((array[::-1].copy(), flipped_affine))
+    assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+    np.testing.assert_allclose(
+        a.maps["heatmap"].as_tensor()[0].numpy(), b.maps["heatmap"].as_tensor()[0].numpy()[::-1], atol=1e-4
+    )
+
+
+def test_probabilities_match_the_bundle_pipeline(classifier: BundleRunner) -> None:
+    """The runner's preprocessing declared in inference.json gives the training pipeline's input and output."""
+    npz = require_data("medmnist3d/adrenalmnist3d_64_trainval.npz")
+    cases = load_cases(npz, "val", spatial_size=(64, 64, 64), distance_channel=True, limit=6)
+    from monai_ext.data.npz import load_npz_split
+
+    images, _ = load_npz_split(npz, "val")
+    network = classifier.bundle.network
+    for case, raw in zip(cases, images[:6], strict=True):
+        result = classifier.run((raw.astype(np.float32), np.eye(4)))
+        with torch.no_grad():
+            expected = torch.softmax(network(case["image"][None].float()), dim=1)[0]
+        assert result.probabilities == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_bad_inputs_get_typed_errors(classifier: BundleRunner, tmp_path: Path) -> None:
+    nan = np.zeros((16, 16, 16), np.float32)
+    nan[3, 3, 3] = np.nan
+    with pytest.raises(BundleInputError, match="NaN"):
+        classifier.run((nan, np.eye(4)))
+    with pytest.raises(BundleInputError, match="3D volume"):
+        classifier.run((np.zeros((16, 16), np.float32), np.eye(4)))
+    with pytest.raises(BundleInputError, match="affine"):
+        classifier.run((np.zeros((16, 16, 16), np.float32), np.zeros((4, 4))))
+    broken = tmp_path / "broken.nii.gz"
+    broken.write_bytes(b"not a nifti")
+    with pytest.raises(BundleInputError, match=str(broken)):
+        classifier.run(broken)
+
+
+def test_autoencoder_outputs_on_the_input_grid(mask_nifti: tuple) -> None:
+    path, array, affine = mask_nifti
+    result = BundleRunner(AUTOENCODER, device="cpu").run(path)
+    assert set(result.maps) == {"reconstruction", "anomaly_map"}
+    for volume in result.maps.values():
+        assert tuple(volume.shape) == (1, *array.shape)
+        np.testing.assert_allclose(np.asarray(volume.affine), affine, atol=1e-5)
+    assert 0.0 <= float(result.maps["anomaly_map"].min()) <= float(result.maps["anomaly_map"].max()) <= 1.0
+    assert result.scalars["anomaly_score"] > 0 and not result.probabilities
+
+
+def test_gan_generates_reproducibly() -> None:
+    runner = BundleRunner(GAN, device="cpu")
+    a, b, c = runner.generate(seed=1), runner.generate(seed=1), runner.generate(seed=2)
+    torch.testing.assert_close(a.maps["image"].as_tensor(), b.maps["image"].as_tensor())
+    assert not torch.equal(a.maps["image"].as_tensor(), c.maps["image"].as_tensor())
+    assert tuple(a.maps["image"].shape) == (1, 32, 32, 32)
+
+
+def test_worker_contract_writes_files(mask_nifti: tuple, tmp_path: Path) -> None:
+    path, _, affine = mask_nifti
+    stages: list[str] = []
+    result = run_bundle(
+        {"bundlePath": str(CLASSIFIER), "inputPath": str(path), "outputDir": str(tmp_path / "out"), "device": "cpu"},
+        lambda stage, fraction, message: stages.append(stage),
+    )
+    assert result["classNames"] == ["normal", "hyperplasia"] and len(result["probabilities"]) == 2
+    heatmap = Path(result["maps"]["heatmap"])
+    import nibabel as nib
+
+    np.testing.assert_allclose(nib.load(heatmap).affine, affine, atol=1e-5)
+    assert Path(result["montages"]["heatmap"]).stat().st_size > 1000
+    assert (tmp_path / "out" / "result.json").is_file()
+    assert stages[0] == "bundle" and "heatmap" in stages and stages[-1] == "write"
