@@ -35,7 +35,7 @@ def write_outputs(
     Returns:
         The summary written to ``result.json`` (paths are absolute).
     """
-    from monai_ext.explain import save_overlay_montage
+    from monai_ext.explain import save_feature_montage, save_overlay_montage
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,6 +50,9 @@ def write_outputs(
         volume = Volume(array=np.clip(array, 0, 1) if unit else array, affine=np.asarray(tensor.affine))
         path = save_nifti(volume, out / f"{name}.nii.gz", sidecar=False, unit_range_uint8=unit)
         files[name] = str(path.resolve())
+        if montage and name == "features":
+            png = save_feature_montage(tensor.as_tensor(), out / "features_montage.png")
+            pngs[name] = str(png.resolve())
         if montage and bundle.outputs.get(name, {}).get("type") == "heatmap" and array.ndim == 3:
             png = out / f"{name}_montage.png"
             save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)

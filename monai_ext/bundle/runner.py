@@ -26,6 +26,7 @@ from monai_ext.bundle.loader import Bundle, load_bundle
 from monai_ext.bundle.result import RunResult
 from monai_ext.engines.device import default_device
 from monai_ext.engines.gan_trainer import sample_latents
+from monai_ext.explain.feature_maps import feature_maps
 
 __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
@@ -100,10 +101,25 @@ class BundleRunner:
         clock.lap(result, "generate")
         return result
 
-    def run(self, source: InputSource, *, target_class: int | None = None, progress: Progress = _quiet) -> RunResult:
-        """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``."""
+    def run(
+        self,
+        source: InputSource,
+        *,
+        target_class: int | None = None,
+        feature_layer: str | None = None,
+        progress: Progress = _quiet,
+    ) -> RunResult:
+        """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``.
+
+        Args:
+            source: the input volume.
+            target_class: the class the heatmap explains (default: the predicted one).
+            feature_layer: also return that layer's activations as the map ``features``, ``(C, I, J, K)``
+                on the input's grid, each channel scaled to [0, 1] (see :func:`~monai_ext.explain.feature_maps`).
+            progress: ``(stage, fraction, message)`` callback.
+        """
         try:
-            return self._run(source, target_class, progress)
+            return self._run(source, target_class, feature_layer, progress)
         except torch.cuda.OutOfMemoryError:
             if self.device.type != "cuda":
                 raise
@@ -112,11 +128,13 @@ class BundleRunner:
             torch.cuda.empty_cache()
             self.device = torch.device("cpu")
             self.network = self.network.to(self.device)
-            result = self._run(source, target_class, progress)
+            result = self._run(source, target_class, feature_layer, progress)
             result.warnings.append(message)
             return result
 
-    def _run(self, source: InputSource, target_class: int | None, progress: Progress) -> RunResult:
+    def _run(
+        self, source: InputSource, target_class: int | None, feature_layer: str | None, progress: Progress
+    ) -> RunResult:
         clock = _Clock()
         progress("load", 0.05, "Reading the input volume")
         image = load_input(source)
@@ -134,6 +152,10 @@ class BundleRunner:
             progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
             data["heatmap"] = self._heatmap(prepared, target_class, result, progress)
             clock.lap(result, "heatmap")
+        if feature_layer:
+            progress("features", 0.8, f"Feature maps of {feature_layer}")
+            x = prepared.as_tensor()[None].to(self.device)
+            data["features"] = feature_maps(self.network, x, feature_layer, size=x.shape[2:])[0].cpu()
         progress("resample", 0.85, "Resampling outputs to the input grid")
         self._collect_outputs(data, prepared, result)
         clock.lap(result, "resample")
@@ -183,7 +205,8 @@ class BundleRunner:
 
     def _collect_outputs(self, data: dict[str, Any], prepared: MetaTensor, result: RunResult) -> None:
         spatial = tuple(prepared.shape[1:])
-        for name, spec in self.bundle.outputs.items():
+        outputs = dict(self.bundle.outputs) | ({"features": {"type": "features"}} if "features" in data else {})
+        for name, spec in outputs.items():
             value = data.get(name, data["pred"] if name == "pred" else None)
             if value is None or spec.get("type") == "probabilities":
                 continue

@@ -36,6 +36,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--target-class", type=int, default=None, help="class to explain (default: predicted)")
     parser.add_argument("--target-layer", default=None, help="Grad-CAM layer (default: the bundle's, else auto)")
+    parser.add_argument(
+        "--feature-maps", default=None, metavar="LAYER", help="also write LAYER's activations (one input)"
+    )
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
@@ -50,15 +53,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
-        summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage)
+        summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
         return 0
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
 
 
-def _one(runner: BundleRunner, source: Path, out: Path, target_class: int | None, montage: bool) -> dict[str, Any]:
-    result = runner.run(source, target_class=target_class)
+def _one(
+    runner: BundleRunner,
+    source: Path,
+    out: Path,
+    target_class: int | None,
+    montage: bool = True,
+    feature_layer: str | None = None,
+) -> dict[str, Any]:
+    result = runner.run(source, target_class=target_class, feature_layer=feature_layer)
     return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
 
 

@@ -15,6 +15,7 @@ from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
 from monai_ext.engines.prepare_batch import AugmentedBatch
 from monai_ext.engines.reconstruction_loss import ReconstructionLoss
 from monai_ext.engines.resume import ResumeCheckpoint
+from monai_ext.engines.time_budget import TimeBudget
 from monai_ext.engines.transfer import BackboneFreezer, PretrainedReport, load_pretrained
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PretrainedReport",
     "ReconstructionLoss",
     "ResumeCheckpoint",
+    "TimeBudget",
     "amp_enabled",
     "class_weights",
     "default_device",

@@ -16,14 +16,14 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_ext.engines.batch_ids import batch_case_ids
-from monai_ext.explain.residual import anomaly_score, residual, residual_scale
+from monai_ext.explain.residual import anomaly_score, residual, residual_scale, signed_residual_score
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.metrics.anomaly import anomaly_metrics
 
 __all__ = ["SCORE_NAMES", "AnomalyReport", "write_anomaly_report"]
 
 # Score variants computed for every case; ``volume`` (foreground voxels of the input) is a reference, not a model score.
-SCORE_NAMES = ("mean", "top", "volume")
+SCORE_NAMES = ("mean", "top", "signed", "volume")
 
 
 def case_scores(
@@ -33,8 +33,9 @@ def case_scores(
 
     Returns:
         ``mean`` (mean absolute residual), ``top`` (mean of the highest ``top_fraction`` voxels of the
-        smoothed residual), ``volume`` (fraction of voxels > 0.5 in the input), ``max`` (maximum of the
-        smoothed residual, for the map scale) and ``bce`` (binary cross-entropy of the reconstruction).
+        smoothed residual), ``signed`` (mean of ``image - reconstruction``), ``volume`` (fraction of voxels
+        > 0.5 in the input), ``max`` (maximum of the smoothed residual, for the map scale) and ``bce``
+        (binary cross-entropy of the reconstruction).
     """
     image, reconstruction = image.detach().float(), reconstruction.detach().float()
     smooth = residual(image, reconstruction, sigma=sigma)
@@ -43,6 +44,7 @@ def case_scores(
     values = {
         "mean": anomaly_score(residual(image, reconstruction, sigma=0.0)),
         "top": anomaly_score(smooth, top_fraction=top_fraction),
+        "signed": signed_residual_score(image, reconstruction),
         "volume": (image > 0.5).float().reshape(len(image), -1).mean(1),
         "max": smooth.reshape(len(image), -1).amax(1),
         "bce": bce,

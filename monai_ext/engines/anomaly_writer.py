@@ -25,7 +25,7 @@ from monai.transforms import EnsureChannelFirst, LoadImage, Orientation
 from monai_ext.data.cases import preprocess_array
 from monai_ext.data.datalist import load_datalist
 from monai_ext.data.npz import DatasetError, load_npz_split
-from monai_ext.explain.residual import anomaly_score, residual, residual_map
+from monai_ext.explain.residual import anomaly_score, residual, residual_map, signed_residual_score
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.monai_reader import DicomSeriesReader
 from monai_ext.io.nifti import save_nifti
@@ -171,7 +171,8 @@ class AnomalyMapWriter:
         sigma: Gaussian sigma in voxels of the network grid.
         scale: residual value that maps to 1 in the anomaly map (from the bundle metadata).
         top_fraction: for ``score="top"``.
-        score: ``"mean"`` (mean absolute residual) or ``"top"`` (mean of the top voxels of the smoothed residual).
+        score: ``"signed"`` (mean of image - reconstruction), ``"mean"`` (mean absolute residual) or
+            ``"top"`` (mean of the top voxels of the smoothed residual).
     """
 
     def __init__(
@@ -183,8 +184,8 @@ class AnomalyMapWriter:
         top_fraction: float = 0.01,
         score: str = "mean",
     ) -> None:
-        if score not in ("mean", "top"):
-            raise ValueError(f"score must be 'mean' or 'top', got {score!r}")
+        if score not in ("mean", "top", "signed"):
+            raise ValueError(f"score must be 'mean', 'top' or 'signed', got {score!r}")
         self.output_dir = Path(output_dir)
         self.sigma = float(sigma)
         self.scale = float(scale)
@@ -206,7 +207,9 @@ class AnomalyMapWriter:
             image = torch.as_tensor(item["image"]).as_subclass(torch.Tensor).float().cpu()[None]
             recon = torch.as_tensor(item["pred"]).as_subclass(torch.Tensor).float().cpu()[None]
             amap = residual_map(image, recon, sigma=self.sigma, scale=self.scale)
-            if self.score == "mean":
+            if self.score == "signed":
+                value = signed_residual_score(image, recon)
+            elif self.score == "mean":
                 value = anomaly_score(residual(image, recon, sigma=0.0))
             else:
                 value = anomaly_score(residual(image, recon, sigma=self.sigma), top_fraction=self.top_fraction)

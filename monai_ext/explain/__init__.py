@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from monai_ext.explain.deletion import deletion_auc, deletion_curve
 from monai_ext.explain.feature_maps import feature_maps, save_feature_montage
-from monai_ext.explain.gradcam import default_target_layer, grad_cam, grad_cam_pp, upsample_map
+from monai_ext.explain.gradcam import grad_cam, grad_cam_pp
+from monai_ext.explain.layers import default_target_layer
 from monai_ext.explain.montage import save_overlay_montage
 from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
-from monai_ext.explain.residual import anomaly_score, residual, residual_map, residual_scale
+from monai_ext.explain.residual import anomaly_score, residual, residual_map, residual_scale, signed_residual_score
 from monai_ext.explain.saliency import smooth_grad, vanilla_gradient
+from monai_ext.explain.upsample import upsample_map
 
 __all__ = [
     "OcclusionPlan",
@@ -26,6 +28,7 @@ __all__ = [
     "residual_scale",
     "save_feature_montage",
     "save_overlay_montage",
+    "signed_residual_score",
     "smooth_grad",
     "upsample_map",
     "vanilla_gradient",

@@ -1,32 +1,45 @@
-"""Helpers shared by the perturbation and gradient explainers: model state, pinned targets, scores, scaling."""
+"""Helpers shared by every explainer: model state, input conversion, targets and scores, per-sample scaling."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
-from monai_ext.explain.gradcam import Target, _select
+__all__ = [
+    "Target",
+    "as_input",
+    "evaluating",
+    "pin_target",
+    "target_scores",
+    "to_probability",
+    "unit_max",
+    "unit_max_",
+]
 
-__all__ = ["as_input", "evaluating", "pin_target", "target_scores", "to_probability", "unit_max"]
+Target = Callable[[torch.Tensor], torch.Tensor] | int | Sequence[int] | torch.Tensor | None
 
 
 @contextlib.contextmanager
 def evaluating(model: nn.Module, device_type: str) -> Iterator[None]:
     """Run ``model`` in eval mode, outside inference mode, with autocast off; restore the train flags afterwards.
 
-    Grad mode is left as it is: callers add ``torch.no_grad()`` or ``torch.enable_grad()``.
+    Leaving inference mode turns grad mode on: callers add ``torch.no_grad()`` or ``torch.enable_grad()``.
+    Each submodule gets its own flag back (``module.training = flag``, not the recursive ``train()``), and a
+    model already in eval mode is not touched.
     """
-    training = {name: m.training for name, m in model.named_modules()}
-    try:
+    training = [(module, module.training) for module in model.modules()]
+    if any(flag for _, flag in training):
         model.eval()
+    try:
         with torch.inference_mode(False), torch.autocast(device_type=device_type, enabled=False):
             yield
     finally:
-        for name, module in model.named_modules():
-            module.train(training.get(name, module.training))
+        for module, flag in training:
+            if module.training != flag:
+                module.training = flag  # this module only: train() would also reset its children
 
 
 def as_input(x: torch.Tensor) -> torch.Tensor:
@@ -34,6 +47,27 @@ def as_input(x: torch.Tensor) -> torch.Tensor:
     :func:`evaluating`, so the copy is a normal tensor that autograd can use)."""
     inputs = x.detach().float()
     return inputs.clone() if inputs.is_inference() else inputs
+
+
+def _select(outputs: torch.Tensor, target: Target) -> torch.Tensor:
+    """The ``(B,)`` scores to explain."""
+    batch = outputs.shape[0]
+    if callable(target) and not isinstance(target, torch.Tensor):
+        scores = target(outputs)
+    else:
+        flat = outputs.reshape(batch, -1).float()
+        if target is None:
+            index = torch.zeros(batch, dtype=torch.long) if flat.shape[1] == 1 else flat.argmax(1)
+        elif isinstance(target, int):
+            index = torch.full((batch,), target, dtype=torch.long)
+        else:
+            index = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+        if index.shape[0] != batch or index.min() < 0 or index.max() >= flat.shape[1]:
+            raise ValueError(f"target {target!r} does not fit outputs of shape {tuple(outputs.shape)}")
+        scores = flat.gather(1, index.to(flat.device)[:, None])[:, 0]
+    if scores.shape != (batch,):
+        raise ValueError(f"the target must give one score per sample, got shape {tuple(scores.shape)}")
+    return scores
 
 
 def pin_target(outputs: torch.Tensor, target: Target) -> Target:
@@ -82,9 +116,24 @@ def target_scores(outputs: torch.Tensor, target: Target, ids: torch.Tensor, *, p
     return _select(to_probability(outputs) if probability else outputs, target[ids.cpu()])
 
 
+def _peaks(maps: torch.Tensor) -> torch.Tensor:
+    """Each sample's maximum of ``(B, ...)`` maps, shaped ``(B, 1, ..., 1)`` to broadcast against them."""
+    return maps.flatten(1).amax(dim=1).reshape(-1, *([1] * (maps.ndim - 1)))
+
+
 def unit_max(maps: torch.Tensor) -> torch.Tensor:
     """Divide each sample of ``(B, ...)`` by its maximum and clip to [0, 1]; a sample with no positive value -> 0."""
     maps = maps.float().clamp_min(0.0)
-    peak = maps.flatten(1).amax(dim=1).reshape(-1, *([1] * (maps.ndim - 1)))
+    peak = _peaks(maps)
     scaled = maps / peak.clamp_min(torch.finfo(maps.dtype).tiny)
     return torch.where(peak > 0, scaled, torch.zeros_like(maps)).clamp(0.0, 1.0)
+
+
+def unit_max_(maps: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`unit_max` for float maps ``(B, ...)`` that are already >= 0, without full-size copies.
+
+    Each sample is divided by its own maximum (an all-zero sample stays 0), so it reaches 1 even when that
+    maximum is below ``torch.finfo(dtype).tiny`` (:func:`unit_max` divides such a sample by ``tiny``).
+    """
+    peak = _peaks(maps)
+    return maps.div_(torch.where(peak > 0, peak, torch.ones_like(peak)))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from monai_ext.explain._common import as_input, evaluating, pin_target, target_scores
-from monai_ext.explain.gradcam import Target
+from monai_ext.explain._common import Target, as_input, evaluating, pin_target, target_scores
 
 __all__ = ["deletion_auc", "deletion_curve"]
 

@@ -3,19 +3,16 @@ recorded for backprop, hooks always removed, maps in the input's grid."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from functools import lru_cache
-from typing import TypeGuard
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["default_target_layer", "grad_cam", "grad_cam_pp", "upsample_map"]
+from monai_ext.explain._common import Target, _select, as_input, evaluating, unit_max_
+from monai_ext.explain.layers import default_target_layer
+from monai_ext.explain.upsample import upsample_map
 
-Target = Callable[[torch.Tensor], torch.Tensor] | int | Sequence[int] | torch.Tensor | None
+# default_target_layer (layers.py), upsample_map (upsample.py), Target and _select (_common.py) are re-exported
+__all__ = ["default_target_layer", "grad_cam", "grad_cam_pp", "upsample_map"]
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target_layer: str | None = None, target: Target = None) -> torch.Tensor:
@@ -93,84 +90,6 @@ def grad_cam_pp(
     return _to_map(activation, weights, tuple(x.shape[2:]))
 
 
-def default_target_layer(model: nn.Module, x: torch.Tensor) -> str:
-    """Name of the last layer (in forward order) whose output is a ``(B, C, *spatial)`` map larger than 1 voxel.
-
-    One forward pass without autograd, in eval mode, with a hook on every submodule. Among the modules that
-    returned that same tensor (a block, its last stage, the in-place activation inside it) the deepest one whose
-    output already held the final values is chosen, e.g. ``class_layers.relu`` for MONAI's ``DenseNet121``.
-
-    Args:
-        model: the network.
-        x: an input batch ``(B, C, *spatial)`` of the size to explain (the map size depends on it).
-
-    Returns:
-        A name from ``model.named_modules()``.
-
-    Raises:
-        ValueError: no submodule returns a ``(B, C, *spatial)`` tensor with every spatial size above 1.
-    """
-    group: list[tuple[str, int]] = []  # modules returning the current candidate tensor, with its version
-    current: list[torch.Tensor] = []
-
-    def record(name: str) -> Callable[[nn.Module, object, object], None]:
-        def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-            if not _is_spatial_map(output, x):
-                return
-            if not current or current[0] is not output:
-                group.clear()
-                current[:] = [output]
-            group.append((name, output._version))
-
-        return hook
-
-    handles = [module.register_forward_hook(record(name)) for name, module in model.named_modules() if name]
-    try:
-        with _eval_mode(model), _fp32_no_grad(x):
-            model(_as_input(x))
-    finally:
-        for handle in handles:
-            handle.remove()
-    if not group:
-        raise ValueError(f"no layer returns a (B, C, *spatial) map larger than 1 voxel for input {tuple(x.shape)}")
-    final = max(version for _, version in group)
-    finished = [(name.count("."), order, name) for order, (name, version) in enumerate(group) if version == final]
-    return max(finished)[2]
-
-
-def upsample_map(cam: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Resize maps with (bi/tri)linear interpolation, as ``F.interpolate(..., align_corners=False)``, but faster.
-
-    Linear interpolation is separable: one small interpolation matrix per axis, applied as a matrix product
-    from the last axis to the first, so the full-size output is written once: 2-4x faster than
-    ``F.interpolate`` on the CPU (a 3x3x3 map to 512x512x256 in ~0.2 s), values equal to ~1e-7, no scipy.
-
-    Args:
-        cam: maps ``(B, C, *spatial)`` with 1 to 3 spatial dims, any float dtype.
-        size: output spatial shape, e.g. ``(512, 512, 256)``.
-
-    Returns:
-        ``(B, C, *size)`` float32 tensor on ``cam``'s device (never a view of ``cam``).
-
-    Example:
-        >>> upsample_map(torch.ones(1, 1, 2, 2, 2), (4, 6, 8)).shape
-        torch.Size([1, 1, 4, 6, 8])
-    """
-    if len(size) != cam.ndim - 2:
-        raise ValueError(f"size {tuple(size)} does not match the spatial dims of maps {tuple(cam.shape)}")
-    out = cam.float()
-    for axis in reversed(range(len(size))):
-        n_in, n_out = out.shape[2 + axis], int(size[axis])
-        if n_in == n_out:
-            continue
-        before, after = math.prod(out.shape[: 2 + axis]), math.prod(out.shape[3 + axis :])
-        matrix = _linear_matrix(n_in, n_out, out.device)
-        with torch.autocast(device_type=out.device.type, enabled=False):
-            resized = _apply_along(matrix, out, before, after)
-        out = resized.reshape(*out.shape[: 2 + axis], n_out, *out.shape[3 + axis :])
-    return out.clone() if out.data_ptr() == cam.data_ptr() else out
-
-
 def _layer_gradients(
     model: nn.Module, x: torch.Tensor, target_layer: str | None, target: Target
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,8 +110,8 @@ def _layer_gradients(
     handle = modules[name].register_forward_hook(start_graph)
     grad_mode = torch.is_grad_enabled()
     try:
-        with _eval_mode(model), _fp32_no_grad(x):
-            scores = _select(model(_as_input(x)), target)
+        with evaluating(model, x.device.type), torch.no_grad():
+            scores = _select(model(as_input(x)), target)
             if not leaves:
                 raise ValueError(f"layer {name!r} was not used in the forward pass")
             grads = _gradient(scores, leaves[-1])
@@ -211,85 +130,6 @@ def _gradient(scores: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor | None:
     return torch.autograd.grad(scores.sum(), leaf, allow_unused=True)[0]
 
 
-def _select(outputs: torch.Tensor, target: Target) -> torch.Tensor:
-    """The ``(B,)`` scores to explain."""
-    batch = outputs.shape[0]
-    if callable(target) and not isinstance(target, torch.Tensor):
-        scores = target(outputs)
-    else:
-        flat = outputs.reshape(batch, -1).float()
-        if target is None:
-            index = torch.zeros(batch, dtype=torch.long) if flat.shape[1] == 1 else flat.argmax(1)
-        elif isinstance(target, int):
-            index = torch.full((batch,), target, dtype=torch.long)
-        else:
-            index = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-        if index.shape[0] != batch or index.min() < 0 or index.max() >= flat.shape[1]:
-            raise ValueError(f"target {target!r} does not fit outputs of shape {tuple(outputs.shape)}")
-        scores = flat.gather(1, index.to(flat.device)[:, None])[:, 0]
-    if scores.shape != (batch,):
-        raise ValueError(f"the target must give one score per sample, got shape {tuple(scores.shape)}")
-    return scores
-
-
 def _to_map(activation: torch.Tensor, weights: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
     """``ReLU(sum_k w_k A_k)`` upsampled to ``spatial``, each sample divided by its maximum (in place)."""
-    cam = upsample_map(F.relu((weights * activation).sum(dim=1, keepdim=True)), spatial)
-    peak = cam.flatten(1).amax(dim=1)
-    return cam.div_(torch.where(peak > 0, peak, torch.ones_like(peak)).reshape(-1, *([1] * (cam.ndim - 1))))
-
-
-def _apply_along(matrix: torch.Tensor, values: torch.Tensor, before: int, after: int) -> torch.Tensor:
-    """``matrix`` ``(n_out, n_in)`` applied to the middle axis of ``values`` seen as ``(before, n_in, after)``."""
-    if after == 1:  # the last axis: one (before, n_in) x (n_in, n_out) product
-        return values.reshape(before, -1) @ matrix.T
-    return matrix @ values.reshape(before, -1, after)
-
-
-@lru_cache(maxsize=64)
-def _linear_matrix(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
-    """``(n_out, n_in)`` weights of linear interpolation with half-pixel centres (``align_corners=False``); cached,
-    read-only."""
-    source = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp_min(0)
-    low = source.floor().long().clamp_max(n_in - 1)
-    high = (low + 1).clamp_max(n_in - 1)
-    fraction = source - low
-    matrix = torch.zeros(n_out, n_in, dtype=torch.float64)
-    rows = torch.arange(n_out)
-    matrix.index_put_((rows, low), 1 - fraction, accumulate=True)
-    matrix.index_put_((rows, high), fraction, accumulate=True)
-    return matrix.to(device=device, dtype=torch.float32)
-
-
-def _is_spatial_map(output: object, x: torch.Tensor) -> TypeGuard[torch.Tensor]:
-    """Whether ``output`` is a float ``(B, C, *spatial)`` tensor like ``x`` with every spatial size above 1."""
-    if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.ndim != x.ndim:
-        return False
-    return output.shape[0] == x.shape[0] and all(size > 1 for size in output.shape[2:])
-
-
-def _as_input(x: torch.Tensor) -> torch.Tensor:
-    """``x`` detached as float32, copied if it is an inference-mode tensor."""
-    inputs = x.detach().float()
-    return inputs.clone() if inputs.is_inference() else inputs
-
-
-@contextmanager
-def _fp32_no_grad(x: torch.Tensor) -> Iterator[None]:
-    """No autograd, no inference mode, no autocast on ``x``'s device."""
-    with torch.inference_mode(False), torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
-        yield
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every submodule in eval mode, then restore each one's own flag (nothing to do for a model in eval)."""
-    training = [(module, module.training) for module in model.modules()]
-    if any(flag for _, flag in training):
-        model.eval()
-    try:
-        yield
-    finally:
-        for module, flag in training:
-            if module.training != flag:
-                module.training = flag  # this module only: train() would also reset its children
+    return unit_max_(upsample_map(F.relu((weights * activation).sum(dim=1, keepdim=True)), spatial))

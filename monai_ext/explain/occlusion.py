@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from monai_ext.explain._common import as_input, evaluating, pin_target, target_scores, unit_max
-from monai_ext.explain.gradcam import Target
+from monai_ext.explain._common import Target, as_input, evaluating, pin_target, target_scores, unit_max
 
 __all__ = ["OcclusionPlan", "occlusion_sensitivity", "plan_occlusion"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from monai.transforms import GaussianSmooth
 
-__all__ = ["anomaly_score", "residual", "residual_map", "residual_scale"]
+__all__ = ["anomaly_score", "residual", "residual_map", "residual_scale", "signed_residual_score"]
 
 
 def residual(image: torch.Tensor, reconstruction: torch.Tensor, *, sigma: float = 1.0) -> torch.Tensor:
@@ -91,3 +91,17 @@ def residual_scale(maxima: Sequence[float] | np.ndarray, *, percentile: float = 
     if values.size == 0:
         raise ValueError("no residual maxima given")
     return float(max(np.percentile(values, percentile), 1e-6))
+
+
+def signed_residual_score(image: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """Mean signed residual ``image - reconstruction`` per volume of ``(B, C, *spatial)``: ``(B,)``.
+
+    Positive when the input holds more foreground than the autoencoder reconstructs. An autoencoder trained
+    on normal glands reconstructs an enlarged gland smaller, so this is the score that measures enlargement
+    (hyperplasia); the absolute residual also counts the boundary blur of every case.
+
+    Example:
+        >>> float(signed_residual_score(torch.ones(1, 1, 2, 2, 2), torch.zeros(1, 1, 2, 2, 2))[0])
+        1.0
+    """
+    return (image.float() - reconstruction.float()).reshape(image.shape[0], -1).mean(dim=1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from monai_ext.explain._common import as_input, evaluating, pin_target, target_scores, unit_max
-from monai_ext.explain.gradcam import Target, _select
+from monai_ext.explain._common import Target, _select, as_input, evaluating, pin_target, target_scores, unit_max
 
 __all__ = ["smooth_grad", "vanilla_gradient"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from monai.transforms import MapTransform, Transform
 
-from monai_ext.explain.residual import anomaly_score, residual, residual_map
+from monai_ext.explain.residual import anomaly_score, residual, residual_map, signed_residual_score
 
 __all__ = ["AnomalyOutputs", "AnomalyOutputsd"]
 
@@ -23,8 +23,8 @@ class AnomalyOutputs(Transform):
     Args:
         sigma: Gaussian smoothing of the residual, voxels of the network grid.
         scale: residual value mapped to 1 in the map (see :func:`~monai_ext.explain.residual_scale`).
-        score: ``"mean"`` (mean absolute residual) or ``"top"`` (mean of the top ``top_fraction`` voxels of the
-            smoothed residual), as the bundle's evaluation.
+        score: ``"signed"`` (mean of ``image - reconstruction``), ``"mean"`` (mean absolute residual) or
+            ``"top"`` (mean of the top ``top_fraction`` voxels of the smoothed residual), as the bundle's evaluation.
         top_fraction: for ``score="top"``.
 
     Example:
@@ -34,8 +34,8 @@ class AnomalyOutputs(Transform):
     """
 
     def __init__(self, *, sigma: float = 1.0, scale: float = 1.0, score: str = "mean", top_fraction: float = 0.01):
-        if score not in ("mean", "top"):
-            raise ValueError(f"score must be 'mean' or 'top', got {score!r}")
+        if score not in ("mean", "top", "signed"):
+            raise ValueError(f"score must be 'mean', 'top' or 'signed', got {score!r}")
         self.sigma, self.scale, self.score, self.top_fraction = float(sigma), float(scale), score, float(top_fraction)
 
     def __call__(  # type: ignore[override]  # two inputs, as MONAI's own pairwise transforms
@@ -45,7 +45,9 @@ class AnomalyOutputs(Transform):
         x = torch.as_tensor(image).as_subclass(torch.Tensor).float()[None]
         y = torch.as_tensor(reconstruction).as_subclass(torch.Tensor).float().to(x.device)[None]
         amap = residual_map(x, y, sigma=self.sigma, scale=self.scale)[0]
-        if self.score == "mean":
+        if self.score == "signed":
+            value = signed_residual_score(x, y)
+        elif self.score == "mean":
             value = anomaly_score(residual(x, y, sigma=0.0))
         else:
             value = anomaly_score(residual(x, y, sigma=self.sigma), top_fraction=self.top_fraction)

@@ -81,3 +81,15 @@ def test_batch_writes_one_row_per_input_and_survives_a_bad_file(tmp_path: Path) 
 def test_refused_bundle_exits_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["infer", str(tmp_path), "--bundle", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
     assert code == 2 and "BundleFileError" in capsys.readouterr().err
+
+
+def test_feature_maps_of_a_chosen_layer(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "features"
+    args = ["infer", str(sample / "synthetic_adrenal.nii.gz"), "--bundle", str(CLASSIFIER), "--out", str(out)]
+    assert main([*args, "--feature-maps", "backbone.stages.1"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    features = nib.load(result["maps"]["features"])
+    reference = nib.load(sample / "synthetic_adrenal.nii.gz")
+    assert features.shape == (*reference.shape, 32)  # (I, J, K, C): the stage's 32 channels on the input grid
+    np.testing.assert_allclose(features.affine, reference.affine, atol=1e-4)
+    assert Path(result["montages"]["features"]).stat().st_size > 10_000

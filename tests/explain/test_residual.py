@@ -104,3 +104,20 @@ def test_npz_cases_get_an_identity_affine(tmp_path: Path) -> None:
     np.testing.assert_array_equal(dataset[0]["original_affine"].numpy(), np.eye(4))
     back = to_input_grid(dataset[0]["image"], original_shape=(8, 8, 8), original_affine=np.eye(4))
     assert back.shape == (1, 8, 8, 8)
+
+
+def test_signed_score_measures_enlargement() -> None:
+    """The normal-trained autoencoder reconstructs a normal-sized gland: more input than output is positive."""
+    from monai_ext.explain import signed_residual_score
+
+    normal = torch.zeros(1, 1, 12, 12, 12)
+    normal[..., 4:8, 4:8, 4:8] = 1.0
+    enlarged = torch.zeros_like(normal)
+    enlarged[..., 3:9, 3:9, 3:9] = 1.0
+    shrunken = torch.zeros_like(normal)
+    shrunken[..., 5:7, 5:7, 5:7] = 1.0
+    scores = signed_residual_score(torch.cat([enlarged, normal, shrunken]), torch.cat([normal] * 3))
+    assert scores[0] > 0 and scores[1] == 0 and scores[2] < 0
+    assert scores[0] == pytest.approx((216 - 64) / 12**3)
+    values = case_scores(torch.cat([normal, enlarged]), torch.cat([normal, normal]), sigma=1.0, top_fraction=0.01)
+    assert values["signed"].tolist() == pytest.approx([0.0, (216 - 64) / 12**3])
