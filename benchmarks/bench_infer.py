@@ -12,6 +12,10 @@ The classification bundle (loaded once, untrusted, CPU) runs with Grad-CAM on:
   prediction means nothing; it measures the cost of a scanner-sized series and of resampling the map
   back to 512x512x64).
 
+A second model shows how the fixed costs weigh against a network of typical size: a bundle built here with
+MONAI's ``DenseNet121`` (3D, 96^3 input, random weights, loaded untrusted like any other bundle), Grad-CAM on
+``class_layers.relu``.
+
 Per round and input, ``core`` is the network forward plus the Grad-CAM heatmap (the model's own cost), and
 ``end to end`` is everything a user waits for after the bundle is loaded: DICOM scan and read, preprocessing,
 forward, heatmap, resampling to the input grid, writing the heatmap NIfTI and result.json (no PNG montage;
@@ -46,6 +50,33 @@ def one_round(runner: BundleRunner, source: Path, out: Path, montage: bool) -> t
     return result.timings["forward"] + result.timings["heatmap"], total
 
 
+def densenet_bundle(folder: Path) -> Path:
+    """A classifier bundle around MONAI's DenseNet121-3D (random weights, 96^3), beside the shipped metadata."""
+    import hashlib
+    import json
+    import shutil
+
+    from monai.networks.nets import DenseNet121
+
+    (folder / "models").mkdir(parents=True)
+    shutil.copytree(BUNDLE / "configs", folder / "configs", ignore=shutil.ignore_patterns("*train*", "evaluate.json"))
+    metadata = json.loads((folder / "configs" / "metadata.json").read_text())
+    metadata["name"] = "DenseNet121-3D benchmark (random weights)"
+    metadata["network_data_format"]["inputs"]["image"].update(num_channels=1, spatial_shape=[96, 96, 96])
+    (folder / "configs" / "metadata.json").write_text(json.dumps(metadata))
+    config = json.loads((folder / "configs" / "inference.json").read_text())
+    config["network_def"] = {"_target_": "DenseNet121", "spatial_dims": 3, "in_channels": 1, "out_channels": 2}
+    config["spatial_size"] = [96, 96, 96]
+    config["preprocessing"]["transforms"] = config["preprocessing"]["transforms"][:3]  # no distance channel
+    config["explain_target_layer"] = "class_layers.relu"
+    (folder / "configs" / "inference.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    torch.save(DenseNet121(spatial_dims=3, in_channels=1, out_channels=2).state_dict(), folder / "models" / "model.pt")
+    digest = hashlib.sha256((folder / "models" / "model.pt").read_bytes()).hexdigest()
+    (folder / "models" / "model.pt.sha256").write_text(f"{digest}  model.pt\n")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
@@ -55,27 +86,29 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench_infer_"))
     start = time.perf_counter()
-    runner = BundleRunner(BUNDLE, device="cpu")
+    runners = {"classifier (shipped)": BundleRunner(BUNDLE, device="cpu")}
     load_seconds = time.perf_counter() - start
+    runners["DenseNet121-3D 96^3"] = BundleRunner(densenet_bundle(work / "densenet"), device="cpu")
     _, sample_dicom = make_sample(work / "sample")
     inputs = {"sample (32^3, 32 files)": sample_dicom}
     if CT_SLAB.is_dir():
         inputs["ct-slab (512x512x64, 64 files)"] = CT_SLAB
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in inputs}
+    cases = [(model, name) for model in runners for name in inputs]
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {case: [] for case in cases}
     for round_index in range(args.rounds + 1):
-        for name, source in inputs.items():
-            measured = one_round(runner, source, work / "out" / str(round_index), args.montage)
+        for model, name in cases:
+            measured = one_round(runners[model], inputs[name], work / "out" / str(round_index), args.montage)
             if round_index > 0:  # round 0 warms up
-                times[name].append(measured)
-    print(f"bundle load (metadata schema, safe config, sha256, weights): {load_seconds:.2f} s, once per session")
+                times[(model, name)].append(measured)
+    print(f"shipped bundle load (metadata schema, safe config, sha256, weights): {load_seconds:.2f} s, once")
     print(f"medians of {args.rounds} rounds, CPU, {args.threads} threads, montage {'on' if args.montage else 'off'}")
     print()
-    print("| input | forward + heatmap (s) | end to end (s) | ratio (target <= 2) |")
-    print("|---|---|---|---|")
-    for name, pairs in times.items():
+    print("| model | input | forward + heatmap (s) | end to end (s) | ratio (target <= 2) |")
+    print("|---|---|---|---|---|")
+    for (model, name), pairs in times.items():
         core = statistics.median(p[0] for p in pairs)
         total = statistics.median(p[1] for p in pairs)
-        print(f"| {name} | {core:.3f} | {total:.3f} | {total / core:.2f} |")
+        print(f"| {model} | {name} | {core:.3f} | {total:.3f} | {total / core:.2f} |")
 
 
 if __name__ == "__main__":

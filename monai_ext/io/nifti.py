@@ -64,7 +64,8 @@ def save_nifti(
         array = np.round(array * 255.0).astype(np.uint8)
     image = nib.Nifti1Image(array, volume.affine)
     if unit_range_uint8:
-        image.header.set_slope_inter(1.0 / 255.0, 0.0)
+        # the float32 just below 1/255, so that 255 * slope stays <= 1 in any reader's arithmetic
+        image.header.set_slope_inter(float(np.nextafter(np.float32(1.0 / 255.0), np.float32(0.0))), 0.0)
     image.header.set_xyzt_units("mm", "sec")
     image.set_sform(volume.affine, code=1)
     image.set_qform(volume.affine, code=1)

@@ -73,3 +73,23 @@ def test_sidecar_has_no_patient_fields_even_when_passed(tmp_path):
     data = sidecar_dict(volume, extra={"PatientName": "DOE^JANE", "Note": "kept"})
     assert "PatientName" not in data and data["Note"] == "kept" and data["Problems"] == ["x"]
     json.dumps(data)
+
+
+def test_unit_range_maps_store_as_uint8_within_half_a_step(tmp_path) -> None:
+    from monai_ext.io.nifti import NiftiError, load_nifti, save_nifti
+    from monai_ext.io.volume import Volume
+
+    values = np.linspace(0.0, 1.0, 4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    affine = np.diag([0.8, 0.8, 2.0, 1.0])
+    path = save_nifti(
+        Volume(array=values, affine=affine), tmp_path / "map.nii.gz", sidecar=False, unit_range_uint8=True
+    )
+    import nibabel as nib
+
+    assert nib.load(path).get_data_dtype() == np.uint8
+    back = load_nifti(path)
+    assert np.abs(back.array - values).max() <= 0.5 / 255 + 1e-6
+    assert back.array.min() == 0.0 and back.array.max() <= 1.0
+    np.testing.assert_allclose(back.affine, affine)
+    with pytest.raises(NiftiError, match=r"\[0, 1\]"):
+        save_nifti(Volume(array=values * 2, affine=affine), tmp_path / "bad.nii.gz", unit_range_uint8=True)
