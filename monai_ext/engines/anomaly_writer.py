@@ -25,11 +25,11 @@ from monai.transforms import EnsureChannelFirst, LoadImage, Orientation
 from monai_ext.data.cases import preprocess_array
 from monai_ext.data.datalist import load_datalist
 from monai_ext.data.npz import DatasetError, load_npz_split
-from monai_ext.explain.residual import anomaly_score, residual, residual_map, signed_residual_score
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.monai_reader import DicomSeriesReader
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
+from monai_ext.transforms.anomaly_outputs import AnomalyOutputs
 from monai_ext.transforms.resize import ResizeToShape
 
 __all__ = ["AnomalyMapWriter", "inference_cases", "to_input_grid"]
@@ -184,13 +184,8 @@ class AnomalyMapWriter:
         top_fraction: float = 0.01,
         score: str = "mean",
     ) -> None:
-        if score not in ("mean", "top", "signed"):
-            raise ValueError(f"score must be 'mean', 'top' or 'signed', got {score!r}")
         self.output_dir = Path(output_dir)
-        self.sigma = float(sigma)
-        self.scale = float(scale)
-        self.top_fraction = float(top_fraction)
-        self.score = score
+        self.outputs = AnomalyOutputs(sigma=sigma, scale=scale, score=score, top_fraction=top_fraction)
         self.rows: list[dict[str, Any]] = []
 
     def attach(self, engine: Engine) -> None:
@@ -204,20 +199,14 @@ class AnomalyMapWriter:
         batch = engine.state.batch
         item: Any
         for i, item in enumerate(items):  # type: ignore[arg-type]
-            image = torch.as_tensor(item["image"]).as_subclass(torch.Tensor).float().cpu()[None]
-            recon = torch.as_tensor(item["pred"]).as_subclass(torch.Tensor).float().cpu()[None]
-            amap = residual_map(image, recon, sigma=self.sigma, scale=self.scale)
-            if self.score == "signed":
-                value = signed_residual_score(image, recon)
-            elif self.score == "mean":
-                value = anomaly_score(residual(image, recon, sigma=0.0))
-            else:
-                value = anomaly_score(residual(image, recon, sigma=self.sigma), top_fraction=self.top_fraction)
+            image = torch.as_tensor(item["image"]).as_subclass(torch.Tensor).float().cpu()
+            recon = torch.as_tensor(item["pred"]).as_subclass(torch.Tensor).float().cpu()
+            amap, value = self.outputs(image, recon)
             case = _batch_item(batch, i)
             case_id = str(case["case_id"])
             shape = [int(s) for s in case["original_shape"]]
             affine = np.asarray(case["original_affine"], dtype=np.float64)
-            for name, volume in (("reconstruction", recon[0]), ("anomaly_map", amap[0])):
+            for name, volume in (("reconstruction", recon), ("anomaly_map", amap)):
                 array = to_input_grid(volume, original_shape=shape, original_affine=affine)[0]
                 if name == "anomaly_map":
                     array = np.clip(array, 0.0, 1.0)
@@ -228,7 +217,7 @@ class AnomalyMapWriter:
                 {
                     "case_id": case_id,
                     "label": int(case["label"]),
-                    "anomaly_score": float(value[0]),
+                    "anomaly_score": float(value),
                     "anomaly_map_max": float(amap.max()),
                 }
             )
