@@ -9,9 +9,33 @@ from torch import nn
 
 from monai_ext.explain import OcclusionPlan, grad_cam, grad_cam_pp, occlusion_sensitivity, smooth_grad
 
-__all__ = ["HEATMAP_METHODS", "compute_heatmap"]
+__all__ = ["HEATMAP_METHODS", "SHARED_FORWARD_METHODS", "OutputRecorder", "compute_heatmap"]
 
 HEATMAP_METHODS = ("gradcam", "gradcampp", "occlusion", "smoothgrad")
+SHARED_FORWARD_METHODS = ("gradcam", "gradcampp")  # one pass gives the class scores and the map
+
+
+class OutputRecorder(nn.Module):
+    """Wraps a network and keeps its last output, detached, so a Grad-CAM pass also yields the prediction.
+
+    Layer names gain the prefix ``network.`` (see :meth:`layer`).
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.output: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped network's output, also kept in ``self.output``."""
+        out = self.network(x)
+        self.output = out.detach()
+        return out
+
+    @staticmethod
+    def layer(name: str | None) -> str | None:
+        """The wrapped network's layer ``name`` as seen from the recorder."""
+        return None if name is None else f"network.{name}"
 
 
 def compute_heatmap(

@@ -20,7 +20,7 @@ import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.errors import BundleFileError, BundleInputError
-from monai_ext.bundle.heatmap import HEATMAP_METHODS, compute_heatmap
+from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.loader import Bundle, load_bundle
 from monai_ext.bundle.result import RunResult
@@ -144,14 +144,21 @@ class BundleRunner:
         progress("preprocess", 0.15, "Preprocessing as the bundle declares")
         prepared = self._prepare(image)
         clock.lap(result, "preprocess")
-        progress("forward", 0.3, f"Running the network on {self.device}")
-        data = self._forward(prepared)
-        clock.lap(result, "forward")
-        self._collect_classes(data, result)
-        if self._wants_heatmap():
-            progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
-            data["heatmap"] = self._heatmap(prepared, target_class, result, progress)
+        if self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None:
+            progress("heatmap", 0.3, f"Running the network and the {self.heatmap} heatmap on {self.device}")
+            data = self._forward_with_heatmap(prepared, progress)
+            result.timings["forward"] = 0.0  # shared with the heatmap pass
             clock.lap(result, "heatmap")
+            self._collect_classes(data, result)
+        else:
+            progress("forward", 0.3, f"Running the network on {self.device}")
+            data = self._forward(prepared)
+            clock.lap(result, "forward")
+            self._collect_classes(data, result)
+            if self._wants_heatmap():
+                progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
+                data["heatmap"] = self._heatmap(prepared, target_class, result, progress)
+                clock.lap(result, "heatmap")
         if feature_layer:
             progress("features", 0.8, f"Feature maps of {feature_layer}")
             x = prepared.as_tensor()[None].to(self.device)
@@ -180,7 +187,21 @@ class BundleRunner:
         x = prepared.as_tensor()[None].to(self.device)
         with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
             out = self.network(x)
-        data: dict[str, Any] = {"image": prepared, "pred": out[0].float().cpu()}
+        return self._postprocess(prepared, out[0])
+
+    def _forward_with_heatmap(self, prepared: MetaTensor, progress: Progress) -> dict[str, Any]:
+        """One fp32 pass: the predicted class's Grad-CAM map and the outputs it came from."""
+        recorder = OutputRecorder(self.network)
+        x = prepared.as_tensor()[None].to(self.device)
+        layer = OutputRecorder.layer(self.target_layer)
+        cam = compute_heatmap(recorder, x, method=self.heatmap, target=None, target_layer=layer, progress=progress)
+        assert recorder.output is not None
+        data = self._postprocess(prepared, recorder.output[0])
+        data["heatmap"] = cam[0].cpu()
+        return data
+
+    def _postprocess(self, prepared: MetaTensor, output: torch.Tensor) -> dict[str, Any]:
+        data: dict[str, Any] = {"image": prepared, "pred": output.float().cpu()}
         return self.postprocessing(data) if self.postprocessing is not None else data
 
     def _collect_classes(self, data: dict[str, Any], result: RunResult) -> None:

@@ -117,3 +117,14 @@ def test_worker_contract_writes_files(mask_nifti: tuple, tmp_path: Path) -> None
     assert Path(result["montages"]["heatmap"]).stat().st_size > 1000
     assert (tmp_path / "out" / "result.json").is_file()
     assert stages[0] == "bundle" and "heatmap" in stages and stages[-1] == "write"
+
+
+def test_one_pass_for_prediction_and_grad_cam_matches_two_passes(classifier: BundleRunner, mask_nifti: tuple) -> None:
+    """Without a target class the prediction comes from the Grad-CAM pass itself; it must equal a separate forward."""
+    path, _, _ = mask_nifti
+    shared = classifier.run(path)
+    predicted = max(range(2), key=shared.probabilities.__getitem__)
+    separate = classifier.run(path, target_class=predicted)  # explicit class: forward, then Grad-CAM
+    assert shared.timings["forward"] == 0.0 and separate.timings["forward"] > 0.0
+    assert shared.probabilities == pytest.approx(separate.probabilities, abs=1e-6)
+    torch.testing.assert_close(shared.maps["heatmap"].as_tensor(), separate.maps["heatmap"].as_tensor())
