@@ -91,7 +91,7 @@ def test_real_runner_with_the_shipped_classifier(tmp_path, oblique_affine):
     assert heatmap.shape == mask.shape
     np.testing.assert_allclose(heatmap.affine, oblique_affine, atol=1e-5)
     assert result["heatmap_method"] == "gradcampp" and result["bundle"]["trusted"] is False
-    assert {line.get("stage") for line in lines[:-1]} >= {"bundle", "load", "forward", "heatmap", "write"}
+    assert {line.get("stage") for line in lines[:-1]} >= {"bundle", "load", "heatmap", "write"}  # one pass
 
 
 def test_real_runner_refuses_an_untrusted_payload(tmp_path, input_volume):
