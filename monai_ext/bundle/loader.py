@@ -18,7 +18,7 @@ from monai_ext.bundle.errors import BundleFileError, UntrustedCodeError, Weights
 from monai_ext.bundle.safe_config import BundleConfig
 from monai_ext.engines.best_model import sha256_of
 
-__all__ = ["Bundle", "load_bundle", "read_metadata"]
+__all__ = ["Bundle", "load_bundle", "load_companion", "read_metadata"]
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "meta_schema.json"
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
@@ -97,6 +97,26 @@ def load_bundle(path: str | Path, *, trusted: bool = False) -> Bundle:
         root=root, metadata=metadata, config=config, network=network, weights=weights,
         sha256=digest, verified=verified, trusted=trusted, warnings=notes,
     )  # fmt: skip
+
+
+def load_companion(bundle: Bundle, *, key: str, weights_name: str) -> nn.Module:
+    """A second network of the bundle (e.g. a GAN's ``discriminator_def`` with ``models/discriminator.pt``).
+
+    Built and checked like the main network: safe config unless trusted, sha256 manifest, ``weights_only``.
+
+    Raises:
+        BundleFileError: the config has no ``key`` or the weights file is missing.
+        WeightsError: as for :func:`load_bundle`.
+    """
+    if key not in bundle.config:
+        raise BundleFileError(f"the inference config has no {key}", bundle.config.path)
+    weights = bundle.root / "models" / weights_name
+    _check_weights(weights)
+    network = bundle.config.get(key)
+    if not isinstance(network, nn.Module):
+        raise BundleFileError(f"{key} builds a {type(network).__name__}, not a torch module", bundle.config.path)
+    _load_into(network, weights)
+    return network.eval()
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

@@ -57,7 +57,12 @@ def write_outputs(
             png = out / f"{name}_montage.png"
             save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
             pngs[name] = str(png.resolve())
-    summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {"maps": files, "montages": pngs}
+    heatmaps = [name for name in files if bundle.outputs.get(name, {}).get("type") == "heatmap"]
+    summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {
+        "maps": files,
+        "heatmaps": heatmaps,  # the maps to overlay on the input (the Slicer module shows the first)
+        "montages": pngs,
+    }
     atomic_write_text(out / "result.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -22,11 +22,12 @@ from monai.data import MetaTensor
 from monai_ext.bundle.errors import BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource, load_input
-from monai_ext.bundle.loader import Bundle, load_bundle
+from monai_ext.bundle.loader import Bundle, load_bundle, load_companion
 from monai_ext.bundle.result import RunResult
 from monai_ext.engines.device import default_device
 from monai_ext.engines.gan_trainer import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
+from monai_ext.explain.gradcam import grad_cam
 
 __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
@@ -69,6 +70,7 @@ class BundleRunner:
             raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
         self.postprocessing = self.bundle.optional("postprocessing")
         self.network = self.bundle.network.to(self.device)
+        self._discriminator: torch.nn.Module | None = None
 
     @property
     def generative(self) -> bool:
@@ -144,7 +146,11 @@ class BundleRunner:
         progress("preprocess", 0.15, "Preprocessing as the bundle declares")
         prepared = self._prepare(image)
         clock.lap(result, "preprocess")
-        if self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None:
+        if self.generative:
+            progress("heatmap", 0.3, f"Discriminator realism map on {self.device}")
+            data = self._realism(prepared, result)
+            clock.lap(result, "heatmap")
+        elif self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None:
             progress("heatmap", 0.3, f"Running the network and the {self.heatmap} heatmap on {self.device}")
             data = self._forward_with_heatmap(prepared, progress)
             result.timings["forward"] = 0.0  # shared with the heatmap pass
@@ -169,6 +175,8 @@ class BundleRunner:
         return result
 
     def _prepare(self, image: MetaTensor) -> MetaTensor:
+        if self.preprocessing is None:
+            raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
         try:
             prepared = self.preprocessing({"image": image.clone()})["image"]
         except Exception as err:
@@ -199,6 +207,19 @@ class BundleRunner:
         data = self._postprocess(prepared, recorder.output[0])
         data["heatmap"] = cam[0].cpu()
         return data
+
+    def _realism(self, prepared: MetaTensor, result: RunResult) -> dict[str, Any]:
+        """A GAN bundle on an input volume: Grad-CAM of its discriminator's realism logit (``realism_map``)."""
+        if self._discriminator is None:
+            self._discriminator = load_companion(
+                self.bundle, key="discriminator_def", weights_name="discriminator.pt"
+            ).to(self.device)
+        recorder = OutputRecorder(self._discriminator)
+        x = prepared.as_tensor()[None].to(self.device)
+        cam = grad_cam(recorder, x, OutputRecorder.layer(self.target_layer))
+        assert recorder.output is not None
+        result.scalars["realism_logit"] = float(recorder.output.flatten()[0])
+        return {"realism_map": cam[0].cpu()}
 
     def _postprocess(self, prepared: MetaTensor, output: torch.Tensor) -> dict[str, Any]:
         data: dict[str, Any] = {"image": prepared, "pred": output.float().cpu()}
@@ -261,7 +282,8 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
     Args:
         request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
             ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``,
-            ``seed`` (generative bundles, which ignore ``inputPath``).
+            ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
+            realism map of that volume is added when the bundle declares ``realism_map``).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
@@ -279,6 +301,10 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
     )
     if runner.generative:
         result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)
+        if request.get("inputPath") and "realism_map" in runner.bundle.outputs:
+            generated = result.maps
+            result = runner.run(request["inputPath"], progress=progress)
+            result.maps |= generated  # the generated volume keeps its own grid
     else:
         result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")

@@ -128,3 +128,26 @@ def test_one_pass_for_prediction_and_grad_cam_matches_two_passes(classifier: Bun
     assert shared.timings["forward"] == 0.0 and separate.timings["forward"] > 0.0
     assert shared.probabilities == pytest.approx(separate.probabilities, abs=1e-6)
     torch.testing.assert_close(shared.maps["heatmap"].as_tensor(), separate.maps["heatmap"].as_tensor())
+
+
+def test_gan_realism_map_on_an_input_volume(mask_nifti: tuple, tmp_path: Path) -> None:
+    """A GAN bundle on a volume: the discriminator's Grad-CAM in the input's grid, as the bundle's own workflow."""
+    from monai_ext.engines.gan_trainer import realism_map
+    from monai_ext.networks import Discriminator
+
+    path, array, affine = mask_nifti
+    runner = BundleRunner(GAN, device="cpu")
+    result = runner.run(path)
+    assert set(result.maps) == {"realism_map"} and "realism_logit" in result.scalars
+    realism = result.maps["realism_map"]
+    assert tuple(realism.shape) == (1, *array.shape)
+    np.testing.assert_allclose(np.asarray(realism.affine), affine, atol=1e-5)
+    ras = runner.run((array, np.diag([1.0, 1.0, 1.0, 1.0])))  # already RAS: no reorientation to undo
+    discriminator = Discriminator(spatial_dims=3, in_channels=1, channels=(16, 32, 64), spatial_size=32)
+    discriminator.load_state_dict(torch.load(GAN / "models" / "discriminator.pt", weights_only=True))
+    expected = realism_map(discriminator.eval(), torch.as_tensor(array), spatial_size=(32, 32, 32))
+    torch.testing.assert_close(ras.maps["realism_map"].as_tensor()[0], expected, atol=1e-4, rtol=1e-4)
+    summary = run_bundle(
+        {"bundlePath": str(GAN), "inputPath": str(path), "outputDir": str(tmp_path / "gan"), "device": "cpu"}
+    )
+    assert set(summary["maps"]) == {"image", "realism_map"} and summary["heatmaps"] == ["realism_map"]

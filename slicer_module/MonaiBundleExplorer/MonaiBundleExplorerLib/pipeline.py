@@ -125,7 +125,8 @@ class InferenceJob(Job):
         scene = self.inputNode.GetScene()
         baseName = self.inputNode.GetName()
         maps = dict(self.result.get("maps") or {})
-        heatmapPath = maps.pop("heatmap", None)
+        heatmapNames = self.result.get("heatmaps") or (["heatmap"] if "heatmap" in maps else [])
+        heatmapPath = maps.pop(heatmapNames[0], None) if heatmapNames else None  # overlaid; other maps: new nodes
         heatmapNode = None
         if heatmapPath:
             heatmapNode = mrmlAdapter.loadVolumeFile(heatmapPath, f"{baseName} heatmap", self.inputNode)

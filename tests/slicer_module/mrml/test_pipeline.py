@@ -104,6 +104,7 @@ def _main_python():
     [
         ("adrenal_hyperplasia_classifier_3d", {"heatmap"}),
         ("adrenal_shape_autoencoder_3d", {"reconstruction", "anomaly_map"}),
+        ("adrenal_shape_gan_3d", {"realism_map", "image"}),
     ],
 )
 def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, bundle, maps):
@@ -119,8 +120,13 @@ def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, b
     outputs = job.loadOutputs(opacity=0.5, threshold=0.2, colorName="Inferno")
     assert set(job.result["maps"]) == maps and job.result["bundle"]["trusted"] is False
     job.cleanup()
-    nodes = dict(outputs.otherNodes, **({"heatmap": outputs.heatmapNode} if outputs.heatmapNode else {}))
-    for node in nodes.values():
+    assert outputs.heatmapNode is not None  # the first declared heatmap is overlaid: heatmap, anomaly or realism map
+    composite = scene.GetFirstNodeByClass("vtkMRMLSliceCompositeNode")
+    assert composite.GetForegroundVolumeID() == outputs.heatmapNode.GetID()
+    generated = outputs.otherNodes.pop("image", None)  # a GAN's generated volume keeps its own 32^3 grid
+    if generated is not None:
+        assert slicer.util.arrayFromVolume(generated).shape == (32, 32, 32)
+    for node in [outputs.heatmapNode, *outputs.otherNodes.values()]:
         np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(node), oblique_affine, atol=1e-5)
         assert slicer.util.arrayFromVolume(node).shape == mask.shape
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(volume), mask)
