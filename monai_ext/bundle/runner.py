@@ -25,7 +25,7 @@ from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.loader import Bundle, load_bundle, load_companion
 from monai_ext.bundle.result import RunResult
 from monai_ext.engines.device import default_device
-from monai_ext.engines.gan_trainer import sample_latents
+from monai_ext.engines.gan_sampling import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
 from monai_ext.explain.gradcam import grad_cam
 

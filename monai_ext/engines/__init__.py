@@ -10,7 +10,8 @@ from monai_ext.engines.classification_report import ClassificationReport, write_
 from monai_ext.engines.device import amp_enabled, default_device
 from monai_ext.engines.distributed import init_distributed, is_main_process, local_device
 from monai_ext.engines.explanation_report import ExplanationReport
-from monai_ext.engines.gan_trainer import AmpGanTrainer, GanProgressBar, NetworkSaver, gan_loss_output, real_images
+from monai_ext.engines.gan_handlers import GanProgressBar, NetworkSaver
+from monai_ext.engines.gan_trainer import AmpGanTrainer, gan_loss_output, real_images
 from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
 from monai_ext.engines.prepare_batch import AugmentedBatch
 from monai_ext.engines.reconstruction_loss import ReconstructionLoss
