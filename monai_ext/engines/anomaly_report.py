@@ -16,14 +16,14 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_ext.engines.batch_ids import batch_case_ids
-from monai_ext.explain.residual import anomaly_score, residual, residual_scale, signed_residual_score
+from monai_ext.explain.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual, residual_scale
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.metrics.anomaly import anomaly_metrics
 
 __all__ = ["SCORE_NAMES", "AnomalyReport", "write_anomaly_report"]
 
 # Score variants computed for every case; ``volume`` (foreground voxels of the input) is a reference, not a model score.
-SCORE_NAMES = ("mean", "top", "signed", "volume")
+SCORE_NAMES = (*RECONSTRUCTION_SCORES, "volume")
 
 
 def case_scores(
@@ -42,9 +42,9 @@ def case_scores(
     recon = reconstruction.clamp(1e-6, 1 - 1e-6)
     bce = -(image * recon.log() + (1 - image) * (1 - recon).log()).reshape(len(image), -1).mean(1)
     values = {
-        "mean": anomaly_score(residual(image, reconstruction, sigma=0.0)),
-        "top": anomaly_score(smooth, top_fraction=top_fraction),
-        "signed": signed_residual_score(image, reconstruction),
+        name: reconstruction_score(image, reconstruction, score=name, sigma=sigma, top_fraction=top_fraction)
+        for name in RECONSTRUCTION_SCORES
+    } | {
         "volume": (image > 0.5).float().reshape(len(image), -1).mean(1),
         "max": smooth.reshape(len(image), -1).amax(1),
         "bce": bce,

@@ -8,11 +8,20 @@ from monai_ext.explain.gradcam import grad_cam, grad_cam_pp
 from monai_ext.explain.layers import default_target_layer
 from monai_ext.explain.montage import save_overlay_montage
 from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
-from monai_ext.explain.residual import anomaly_score, residual, residual_map, residual_scale, signed_residual_score
+from monai_ext.explain.residual import (
+    RECONSTRUCTION_SCORES,
+    anomaly_score,
+    reconstruction_score,
+    residual,
+    residual_map,
+    residual_scale,
+    signed_residual_score,
+)
 from monai_ext.explain.saliency import smooth_grad, vanilla_gradient
 from monai_ext.explain.upsample import upsample_map
 
 __all__ = [
+    "RECONSTRUCTION_SCORES",
     "OcclusionPlan",
     "anomaly_score",
     "default_target_layer",
@@ -23,6 +32,7 @@ __all__ = [
     "grad_cam_pp",
     "occlusion_sensitivity",
     "plan_occlusion",
+    "reconstruction_score",
     "residual",
     "residual_map",
     "residual_scale",

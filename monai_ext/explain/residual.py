@@ -16,7 +16,17 @@ import numpy as np
 import torch
 from monai.transforms import GaussianSmooth
 
-__all__ = ["anomaly_score", "residual", "residual_map", "residual_scale", "signed_residual_score"]
+__all__ = [
+    "RECONSTRUCTION_SCORES",
+    "anomaly_score",
+    "reconstruction_score",
+    "residual",
+    "residual_map",
+    "residual_scale",
+    "signed_residual_score",
+]
+
+RECONSTRUCTION_SCORES = ("mean", "top", "signed")
 
 
 def residual(image: torch.Tensor, reconstruction: torch.Tensor, *, sigma: float = 1.0) -> torch.Tensor:
@@ -105,3 +115,28 @@ def signed_residual_score(image: torch.Tensor, reconstruction: torch.Tensor) -> 
         1.0
     """
     return (image.float() - reconstruction.float()).reshape(image.shape[0], -1).mean(dim=1)
+
+
+def reconstruction_score(
+    image: torch.Tensor, reconstruction: torch.Tensor, *, score: str, sigma: float = 1.0, top_fraction: float = 0.01
+) -> torch.Tensor:
+    """One of the :data:`RECONSTRUCTION_SCORES` per volume of ``(B, C, *spatial)``: ``(B,)``, higher = more abnormal.
+
+    ``"mean"``: mean absolute residual; ``"top"``: mean of the highest ``top_fraction`` voxels of the residual
+    smoothed with ``sigma``; ``"signed"``: :func:`signed_residual_score`.
+
+    Raises:
+        ValueError: unknown ``score``.
+
+    Example:
+        >>> x = torch.ones(1, 1, 4, 4, 4)
+        >>> float(reconstruction_score(x, torch.zeros_like(x), score="mean")[0])
+        1.0
+    """
+    if score == "signed":
+        return signed_residual_score(image, reconstruction)
+    if score == "mean":
+        return anomaly_score(residual(image, reconstruction, sigma=0.0))
+    if score == "top":
+        return anomaly_score(residual(image, reconstruction, sigma=sigma), top_fraction=top_fraction)
+    raise ValueError(f"score must be one of {RECONSTRUCTION_SCORES}, got {score!r}")

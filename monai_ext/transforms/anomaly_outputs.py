@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from monai.transforms import MapTransform, Transform
 
-from monai_ext.explain.residual import anomaly_score, residual, residual_map, signed_residual_score
+from monai_ext.explain.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual_map
 
 __all__ = ["AnomalyOutputs", "AnomalyOutputsd"]
 
@@ -34,8 +34,8 @@ class AnomalyOutputs(Transform):
     """
 
     def __init__(self, *, sigma: float = 1.0, scale: float = 1.0, score: str = "mean", top_fraction: float = 0.01):
-        if score not in ("mean", "top", "signed"):
-            raise ValueError(f"score must be 'mean', 'top' or 'signed', got {score!r}")
+        if score not in RECONSTRUCTION_SCORES:
+            raise ValueError(f"score must be one of {RECONSTRUCTION_SCORES}, got {score!r}")
         self.sigma, self.scale, self.score, self.top_fraction = float(sigma), float(scale), score, float(top_fraction)
 
     def __call__(  # type: ignore[override]  # two inputs, as MONAI's own pairwise transforms
@@ -45,12 +45,7 @@ class AnomalyOutputs(Transform):
         x = torch.as_tensor(image).as_subclass(torch.Tensor).float()[None]
         y = torch.as_tensor(reconstruction).as_subclass(torch.Tensor).float().to(x.device)[None]
         amap = residual_map(x, y, sigma=self.sigma, scale=self.scale)[0]
-        if self.score == "signed":
-            value = signed_residual_score(x, y)
-        elif self.score == "mean":
-            value = anomaly_score(residual(x, y, sigma=0.0))
-        else:
-            value = anomaly_score(residual(x, y, sigma=self.sigma), top_fraction=self.top_fraction)
+        value = reconstruction_score(x, y, score=self.score, sigma=self.sigma, top_fraction=self.top_fraction)
         return amap, value[0]
 
 
