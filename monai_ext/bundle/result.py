@@ -36,9 +36,16 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def predicted(self) -> str | None:
-        """The most probable class name, ``None`` for a bundle without classes."""
+    def predicted_index(self) -> int | None:
+        """Index of the most probable class, ``None`` for a bundle without classes."""
         if not self.probabilities:
             return None
-        best = max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+        return max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+
+    @property
+    def predicted(self) -> str | None:
+        """The most probable class name, ``None`` for a bundle without classes."""
+        best = self.predicted_index
+        if best is None:
+            return None
         return self.class_names[best] if best < len(self.class_names) else str(best)

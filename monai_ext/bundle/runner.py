@@ -130,6 +130,8 @@ class BundleRunner:
             torch.cuda.empty_cache()
             self.device = torch.device("cpu")
             self.network = self.network.to(self.device)
+            if self._discriminator is not None:
+                self._discriminator = self._discriminator.to(self.device)
             result = self._run(source, target_class, feature_layer, progress)
             result.warnings.append(message)
             return result
@@ -145,29 +147,30 @@ class BundleRunner:
         clock.lap(result, "load")
         progress("preprocess", 0.15, "Preprocessing as the bundle declares")
         prepared = self._prepare(image)
+        x = prepared.as_tensor()[None].to(self.device)  # the network input, copied to the device once
         clock.lap(result, "preprocess")
         if self.generative:
             progress("heatmap", 0.3, f"Discriminator realism map on {self.device}")
-            data = self._realism(prepared, result)
+            data = self._realism(x, result)
             clock.lap(result, "heatmap")
         elif self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None:
             progress("heatmap", 0.3, f"Running the network and the {self.heatmap} heatmap on {self.device}")
-            data = self._forward_with_heatmap(prepared, progress)
+            data = self._forward_with_heatmap(prepared, x, progress)
             result.timings["forward"] = 0.0  # shared with the heatmap pass
             clock.lap(result, "heatmap")
             self._collect_classes(data, result)
         else:
             progress("forward", 0.3, f"Running the network on {self.device}")
-            data = self._forward(prepared)
+            data = self._forward(prepared, x)
             clock.lap(result, "forward")
             self._collect_classes(data, result)
             if self._wants_heatmap():
                 progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
-                data["heatmap"] = self._heatmap(prepared, target_class, result, progress)
+                target = result.predicted_index if target_class is None else target_class
+                data["heatmap"] = self._heatmap(x, target, progress)
                 clock.lap(result, "heatmap")
         if feature_layer:
             progress("features", 0.8, f"Feature maps of {feature_layer}")
-            x = prepared.as_tensor()[None].to(self.device)
             data["features"] = feature_maps(self.network, x, feature_layer, size=x.shape[2:])[0].cpu()
         progress("resample", 0.85, "Resampling outputs to the input grid")
         self._collect_outputs(data, prepared, result)
@@ -191,16 +194,14 @@ class BundleRunner:
             )
         return prepared
 
-    def _forward(self, prepared: MetaTensor) -> dict[str, Any]:
-        x = prepared.as_tensor()[None].to(self.device)
+    def _forward(self, prepared: MetaTensor, x: torch.Tensor) -> dict[str, Any]:
         with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
             out = self.network(x)
         return self._postprocess(prepared, out[0])
 
-    def _forward_with_heatmap(self, prepared: MetaTensor, progress: Progress) -> dict[str, Any]:
+    def _forward_with_heatmap(self, prepared: MetaTensor, x: torch.Tensor, progress: Progress) -> dict[str, Any]:
         """One fp32 pass: the predicted class's Grad-CAM map and the outputs it came from."""
         recorder = OutputRecorder(self.network)
-        x = prepared.as_tensor()[None].to(self.device)
         layer = OutputRecorder.layer(self.target_layer)
         cam = compute_heatmap(recorder, x, method=self.heatmap, target=None, target_layer=layer, progress=progress)
         assert recorder.output is not None
@@ -208,14 +209,13 @@ class BundleRunner:
         data["heatmap"] = cam[0].cpu()
         return data
 
-    def _realism(self, prepared: MetaTensor, result: RunResult) -> dict[str, Any]:
+    def _realism(self, x: torch.Tensor, result: RunResult) -> dict[str, Any]:
         """A GAN bundle on an input volume: Grad-CAM of its discriminator's realism logit (``realism_map``)."""
         if self._discriminator is None:
             self._discriminator = load_companion(
                 self.bundle, key="discriminator_def", weights_name="discriminator.pt"
             ).to(self.device)
         recorder = OutputRecorder(self._discriminator)
-        x = prepared.as_tensor()[None].to(self.device)
         cam = grad_cam(recorder, x, OutputRecorder.layer(self.target_layer))
         assert recorder.output is not None
         result.scalars["realism_logit"] = float(recorder.output.flatten()[0])
@@ -236,10 +236,7 @@ class BundleRunner:
         outputs = self.bundle.outputs
         return "heatmap" in outputs and any(o.get("type") == "probabilities" for o in outputs.values())
 
-    def _heatmap(self, prepared: MetaTensor, target: int | None, result: RunResult, progress: Progress) -> torch.Tensor:
-        if target is None and result.probabilities:
-            target = max(range(len(result.probabilities)), key=result.probabilities.__getitem__)
-        x = prepared.as_tensor()[None].to(self.device)
+    def _heatmap(self, x: torch.Tensor, target: int | None, progress: Progress) -> torch.Tensor:
         cam = compute_heatmap(
             self.network, x, method=self.heatmap, target=target, target_layer=self.target_layer, progress=progress
         )

@@ -151,3 +151,28 @@ def test_gan_realism_map_on_an_input_volume(mask_nifti: tuple, tmp_path: Path) -
         {"bundlePath": str(GAN), "inputPath": str(path), "outputDir": str(tmp_path / "gan"), "device": "cpu"}
     )
     assert set(summary["maps"]) == {"image", "realism_map"} and summary["heatmaps"] == ["realism_map"]
+
+
+def test_cuda_out_of_memory_falls_back_to_cpu_with_a_warning(
+    mask_nifti: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Simulated here (no GPU): the first attempt raises CUDA OOM, the run is repeated on the CPU and says so."""
+    path, _, _ = mask_nifti
+    runner = BundleRunner(GAN, device="cpu")
+    runner.run(path)  # loads the discriminator, which must move to the CPU too
+    real_run, calls = runner._run, []
+
+    def first_fails(*args: object) -> object:
+        calls.append(runner.device.type)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_run(*args)
+
+    monkeypatch.setattr(runner, "_run", first_fails)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    runner.device = torch.device("cuda")
+    with pytest.warns(UserWarning, match="running on the CPU"):
+        result = runner.run(path)
+    assert calls == ["cuda", "cpu"] and runner.device.type == "cpu"
+    assert "CUDA ran out of memory; running on the CPU instead" in result.warnings
+    assert "realism_map" in result.maps
