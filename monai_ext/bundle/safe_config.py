@@ -169,8 +169,8 @@ class BundleConfig:
             if config.get("pretrained") not in (None, False):
                 raise UnsafeExpressionError("pretrained weights would be downloaded; set pretrained to false")
         elif isinstance(item, ConfigExpression) and not item.is_import_statement(config):
-            names = {k: None for k in self._resolver.items}
-            check_expression(ReferenceResolver.update_refs_pattern(config, names)[len(item.prefix) :])
+            # an expression's @refs only need to exist: they become __local_refs['id'] text, nothing is looked up
+            check_expression(ReferenceResolver.update_refs_pattern(config, self._resolver.items)[len(item.prefix) :])
 
     def _make_safe(self) -> None:
         items = self._resolver.items
