@@ -43,24 +43,27 @@ def write_outputs(
     pngs: dict[str, str] = {}
     image = result.image.as_tensor()[0].numpy()
     spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(result.image.affine)[:3, :3], axis=0))
+    heatmaps: list[str] = []  # the maps to overlay on the input (the Slicer module shows the first)
     for name, tensor in result.maps.items():
+        spec = bundle.outputs.get(name, {})
         array = tensor.as_tensor().numpy()
         array = array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
-        unit = bundle.outputs.get(name, {}).get("value_range") == [0, 1]
+        unit = spec.get("value_range") == [0, 1]
         volume = Volume(array=np.clip(array, 0, 1) if unit else array, affine=np.asarray(tensor.affine))
         path = save_nifti(volume, out / f"{name}.nii.gz", sidecar=False, unit_range_uint8=unit)
         files[name] = str(path.resolve())
         if montage and name == "features":
             png = save_feature_montage(tensor.as_tensor(), out / "features_montage.png")
             pngs[name] = str(png.resolve())
-        if montage and bundle.outputs.get(name, {}).get("type") == "heatmap" and array.ndim == 3:
+        if spec.get("type") == "heatmap":
+            heatmaps.append(name)
+        if montage and name in heatmaps and array.ndim == 3:
             png = out / f"{name}_montage.png"
             save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
             pngs[name] = str(png.resolve())
-    heatmaps = [name for name in files if bundle.outputs.get(name, {}).get("type") == "heatmap"]
     summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {
         "maps": files,
-        "heatmaps": heatmaps,  # the maps to overlay on the input (the Slicer module shows the first)
+        "heatmaps": heatmaps,
         "montages": pngs,
     }
     atomic_write_text(out / "result.json", json.dumps(summary, indent=2) + "\n")
