@@ -238,8 +238,16 @@ class BundleRunner:
     def _forward(self, prepared: MetaTensor, x: torch.Tensor) -> dict[str, Any]:
         inferer = self.adapted.inferer
         stitch_device(inferer, x, int(self.bundle.outputs.get("pred", {}).get("num_channels") or 1), self.device)
-        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
-            out = inferer(x, self.network)
+        try:
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+                out = inferer(x, self.network)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except (RuntimeError, ValueError, TypeError) as err:  # e.g. a size the network's strides cannot divide
+            raise BundleInputError(
+                f"the network cannot run on the preprocessed input {tuple(x.shape)} ({root_message(err)})",
+                prepared.meta.get("filename_or_obj"),
+            ) from err
         if not isinstance(out, torch.Tensor):
             raise BundleFileError(f"the network returns a {type(out).__name__}, not a tensor", self.bundle.config.path)
         logits = torch.as_tensor(out[0]).float().cpu()

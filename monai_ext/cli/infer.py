@@ -1,8 +1,11 @@
 """``monai-ext infer``: run a bundle on a volume (NIfTI, NRRD, DICOM folder) or on a folder of them.
 
 One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
-each heatmap. A batch (``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input
-and ``OUT/results.csv`` with one row per input; a failing input gets an error row and the batch goes on.
+each heatmap; a segmentation output writes its label map, one probability heatmap per segment and the
+per-label volumes. Several inputs (``INPUT INPUT2 ...`` or ``--channel NAME=PATH``) are the channels of one
+input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A batch
+(``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv``
+with one row per input; a failing input gets an error row and the batch goes on.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.errors import BundleError
+from monai_ext.bundle.channels import channel_names, order_channels
+from monai_ext.bundle.errors import BundleError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.io.atomic import atomic_write_text
 
-__all__ = ["batch_inputs", "register", "run_batch"]
+__all__ = ["batch_inputs", "input_channels", "parse_overrides", "register", "run_batch"]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -29,7 +34,29 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 def register(commands: Any) -> None:
     """Add ``infer`` to the command parser."""
     parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
-    parser.add_argument("input", type=Path, help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes")
+    parser.add_argument(
+        "input",
+        type=Path,
+        nargs="*",
+        help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes; several: one per input channel",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an input channel by its channel_def name (e.g. --channel FLAIR=flair.nii.gz); repeat per channel",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="set a config value before parsing, e.g. --override 'inferer#roi_size=[64,64,64]' (plain data)",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="segmentations: also explain the largest segment (<output>_explain)"
+    )
     parser.add_argument("--bundle", type=Path, required=True, help="bundle folder or .zip")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--heatmap", choices=HEATMAP_METHODS, default="gradcam", help="classifier heatmap method")
@@ -47,28 +74,84 @@ def register(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     runner = BundleRunner(
-        args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
+        args.bundle,
+        trusted=args.trusted,
+        device=args.device,
+        heatmap=args.heatmap,
+        target_layer=args.target_layer,
+        overrides=parse_overrides(args.override),
+        explain_segmentation=args.explain,
     )
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
-    inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
+    channels = input_channels(args.input, args.channel, runner.bundle.inputs.get("image", {}))
+    if len(channels) > 1:
+        names = channel_names(runner.bundle.inputs.get("image", {}))
+        for index, path in enumerate(channels):
+            name = names[index] if index < len(names) else f"channel {index}"
+            print(f"channel {index} ({name}): {path}", file=sys.stderr)
+        summary = _one(runner, channels, args.out, args.target_class, not args.no_montage, args.feature_maps)
+        _print_summary(summary)
+        return 0
+    source = channels[0]
+    inputs = batch_inputs(source) if args.batch or _holds_volumes(source) else None
     if inputs is None:
-        summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
+        summary = _one(runner, source, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
         return 0
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
 
 
+def input_channels(positional: list[Path], named: list[str], spec: dict[str, Any]) -> list[Path]:
+    """The input paths: the positional ones, or the ``NAME=PATH`` channels in ``channel_def`` order.
+
+    Raises:
+        BundleInputError: no input, both forms at once, or a malformed or unknown channel.
+    """
+    if positional and named:
+        raise BundleInputError("give the channels either as positional paths or as --channel NAME=PATH, not both")
+    if named:
+        pairs = {}
+        for item in named:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise BundleInputError(f"--channel {item!r}: expected NAME=PATH")
+            pairs[name] = Path(path)
+        return [Path(p) for p in order_channels(pairs, spec)]  # type: ignore[arg-type]
+    if not positional:
+        raise BundleInputError("no input: give a volume (or one per channel) or --channel NAME=PATH")
+    return list(positional)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["inferer#roi_size=[64,64,64]"]`` -> ``{"inferer#roi_size": [64, 64, 64]}`` (a value that is not JSON
+    stays a string).
+
+    Raises:
+        BundleInputError: an item without ``=``.
+    """
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BundleInputError(f"--override {item!r}: expected KEY=VALUE (VALUE in JSON)")
+        try:
+            overrides[key] = json.loads(text)
+        except ValueError:
+            overrides[key] = text
+    return overrides
+
+
 def _one(
     runner: BundleRunner,
-    source: Path,
+    source: Path | list[Path],
     out: Path,
     target_class: int | None,
     montage: bool = True,
     feature_layer: str | None = None,
 ) -> dict[str, Any]:
-    result = runner.run(source, target_class=target_class, feature_layer=feature_layer)
+    result = runner.run(source, target_class=target_class, feature_layer=feature_layer)  # type: ignore[arg-type]
     return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
 
 
@@ -78,6 +161,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"predicted: {summary['predicted']} ({pairs})")
     for name, value in summary["scalars"].items():
         print(f"{name}: {value:.4g}")
+    for name, segmentation in summary.get("segmentations", {}).items():
+        for label in segmentation["labels"]:
+            print(f"{name} {label['value']} {label['name']}: {label['voxels']} voxels, {label['volume_mm3']:.1f} mm^3")
     for name, path in summary["maps"].items():
         print(f"wrote {name}: {path}")
     for name, path in summary["montages"].items():

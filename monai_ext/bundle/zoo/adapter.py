@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import monai
 import torch
 from monai.bundle import ConfigParser
 from monai.inferers import Inferer
@@ -85,10 +86,25 @@ def adapt_bundle(
             plan = plan_config(_raw(config_path))
             if not trusted:
                 refuse_bundle_code(plan.code_targets, config_path)
-            with bundle_code(root):
-                return _adapt(load_bundle(root, trusted=trusted), user, device, code_root=root)
-        bundle = load_bundle(path, trusted=trusted)
+            elif plan.code_targets:  # only a trusted bundle's own code is ever importable
+                with bundle_code(root):
+                    return _adapt(_load(root, trusted=True), user, device, code_root=root)
+        bundle = _load(Path(path), trusted=trusted)
     return _adapt(bundle, user, device, code_root=None)
+
+
+def _load(path: Path, *, trusted: bool) -> Bundle:
+    """:func:`load_bundle`, with the real reason when the network cannot be built (MONAI wraps it twice)."""
+    try:
+        return load_bundle(path, trusted=trusted)
+    except BundleFileError as err:
+        if err.__cause__ is None or "cannot build" not in str(err):
+            raise
+        raise UnsupportedBundleError(
+            f"the network cannot be built with MONAI {monai.__version__} ({root_message(err)}): the config may be "
+            "written for another MONAI version, or need a file the bundle does not ship",
+            err.path,
+        ) from err
 
 
 def _adapt(bundle: Bundle, user: dict[str, Any], device: torch.device, *, code_root: Path | None) -> AdaptedBundle:
