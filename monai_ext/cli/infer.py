@@ -46,9 +46,13 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    runner = BundleRunner(
+    with BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
-    )
+    ) as runner:
+        return _run_with(runner, args)
+
+
+def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None

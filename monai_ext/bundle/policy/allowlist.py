@@ -158,7 +158,10 @@ def _entry(path: str, dotted: str, role: str, body: Mapping[str, Any], kinds: tu
         if spec.get("kind") not in kinds:
             raise PolicyFileError(f"{path}: {dotted}.{name}: unknown kind {spec.get('kind')!r}")
         values = tuple(spec.get("values", ()))
-        args[name] = ArgRule(name, spec["kind"], spec.get("min"), spec.get("max"), values)
+        bounds = (spec.get("min"), spec.get("max"))
+        if not all(b is None or (isinstance(b, int | float) and not isinstance(b, bool)) for b in bounds):
+            raise PolicyFileError(f"{path}: {dotted}.{name}: min/max must be numbers, got {bounds}")
+        args[name] = ArgRule(name, spec["kind"], bounds[0], bounds[1], values)
     refused = {str(k): str(v) for k, v in (body.get("refused") or {}).items()}
     if overlap := set(args) & set(refused):
         raise PolicyFileError(f"{path}: {dotted}: {sorted(overlap)} both admitted and refused")
