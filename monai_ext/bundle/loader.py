@@ -16,7 +16,7 @@ from torch import nn
 
 from monai_ext.bundle.archive import MAX_EXTRACTED_BYTES, ExtractedCopy, extract_bundle
 from monai_ext.bundle.contained import check_links, inside
-from monai_ext.bundle.errors import BundleConfigError, BundleError, BundleFileError, UntrustedCodeError, WeightsError
+from monai_ext.bundle.errors import BundleError, BundleFileError, WeightsError
 from monai_ext.bundle.metadata_checks import check_metadata
 from monai_ext.bundle.policy import load_policy
 from monai_ext.bundle.safe_config import BundleConfig
@@ -234,7 +234,7 @@ def _build_network(config: BundleConfig, weights: Path) -> nn.Module:
         raise BundleFileError(f"the inference config has none of {NETWORK_KEYS}", config.path)
     try:
         network = config.get(key)
-    except (UntrustedCodeError, BundleFileError, BundleConfigError):
+    except BundleError:
         raise
     except Exception as err:  # MONAI wraps instantiation failures in RuntimeError/TypeError
         raise BundleFileError(f"cannot build {key} ({err})", config.path) from err

@@ -20,7 +20,7 @@ import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number
-from monai_ext.bundle.errors import BundleFileError, BundleInputError
+from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.loader import Bundle, load_bundle, load_companion
@@ -242,7 +242,16 @@ class BundleRunner:
 
     def _postprocess(self, prepared: MetaTensor, output: torch.Tensor) -> dict[str, Any]:
         data: dict[str, Any] = {"image": prepared, "pred": output.float().cpu()}
-        return self.postprocessing(data) if self.postprocessing is not None else data
+        if self.postprocessing is None:
+            return data
+        try:
+            processed = self.postprocessing(data)
+        except Exception as err:
+            message = f"the bundle's postprocessing failed ({type(err).__name__}: {str(err).splitlines()[0][:300]})"
+            raise BundleConfigError(message, self.bundle.config.path) from err
+        if not isinstance(processed, dict):
+            raise BundleConfigError("postprocessing must return the dictionary of outputs", self.bundle.config.path)
+        return processed
 
     def _collect_classes(self, data: dict[str, Any], result: RunResult) -> None:
         for name, spec in self.bundle.outputs.items():

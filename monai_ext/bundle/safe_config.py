@@ -17,6 +17,7 @@ Keys the runner never reads are never evaluated. A trusted bundle resolves with 
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from monai_ext.bundle.errors import (
     BundleLimitError,
     UntrustedCodeError,
 )
-from monai_ext.bundle.policy import Policy, ReviewedClass, load_policy
+from monai_ext.bundle.policy import ArgRule, Policy, ReviewedClass, load_policy
 from monai_ext.bundle.policy.kinds import check_value
 from monai_ext.bundle.safe_expr import (
     REFS_NAME,
@@ -137,7 +138,7 @@ class _SafeComponent(ConfigComponent):
                 _check_argument(entry, name)
                 check_value(entry.args[name], value, self.context.policy)
             if entry.role == "network":
-                _check_parameters(entry, args, self.context.parameter_budget)
+                _check_parameters(entry, args, self.context.policy, self.context.parameter_budget)
         except UnsafeExpressionError as err:
             raise type(err)(f"item {self.id!r}: {err}") from err
         try:
@@ -155,8 +156,11 @@ def _check_argument(entry: ReviewedClass, name: str) -> None:
     raise UnsafeExpressionError(f"{entry.path} has no argument {name!r} (unknown keyword)")
 
 
-def _check_parameters(entry: ReviewedClass, args: dict[str, Any], budget: int) -> None:
-    """Build the network on the meta device (no memory) and refuse it above ``budget`` parameters."""
+def _check_parameters(entry: ReviewedClass, args: dict[str, Any], policy: Policy, budget: int) -> None:
+    """Build the network on the meta device (no memory) and refuse it above ``budget`` parameters.
+
+    A generator (``entry.probe``) also generates one volume there; its size is bounded like any spatial size.
+    """
     try:
         with torch.device("meta"):
             probe = entry.cls(**args)
@@ -164,7 +168,21 @@ def _check_parameters(entry: ReviewedClass, args: dict[str, Any], budget: int) -
         raise _BuildError(f"{entry.path} refused its arguments ({type(err).__name__}: {_first_line(err)})") from err
     count = sum(p.numel() for p in probe.parameters()) + sum(b.numel() for b in probe.buffers())
     if count > budget:
-        raise UnsafeExpressionError(f"{entry.path} would hold {count:.3g} parameters, above the budget of {budget:.3g}")
+        raise ExpressionLimitError(f"{entry.path} would hold {count:.3g} parameters, above the budget of {budget:.3g}")
+    if entry.probe is None:
+        return
+    latent = args.get(entry.probe, inspect.signature(entry.cls).parameters[entry.probe].default)
+    try:
+        with torch.no_grad():
+            shape = tuple(probe(torch.empty((1, int(latent)), device="meta")).shape)
+    except Exception as err:
+        raise _BuildError(
+            f"{entry.path} cannot generate from a latent ({type(err).__name__}: {_first_line(err)})"
+        ) from err
+    try:
+        check_value(ArgRule("generated size", "size"), list(shape[2:]), policy)
+    except UnsafeExpressionError as err:
+        raise ExpressionLimitError(f"{entry.path}: {err}") from err
 
 
 def _first_line(err: BaseException) -> str:

@@ -161,8 +161,8 @@ def _safe_round(number: Any, ndigits: Any = None) -> Any:
 
 
 def _safe_int(value: Any, base: Any = None) -> int:
-    if isinstance(value, float) and abs(value) > 2.0**MAX_INT_BITS:
-        raise ExpressionLimitError(f"int() of {value:g} is above {MAX_INT_BITS} bits")
+    # any finite float fits in MAX_INT_BITS (1024) bits; strings are capped at MAX_STRING and Python refuses
+    # more than 4300 digits; the result is capped like every other value
     return int(value) if base is None else int(value, base)
 
 
@@ -422,14 +422,14 @@ def _check_format(template: str, args: Any) -> None:
     for match in _FORMAT.finditer(template):
         width, precision, _ = match.groups()
         if "*" in (width, precision):
-            raise ExpressionValueError("'%' formatting with '*' widths is not allowed")
+            raise ExpressionLimitError("'%' formatting with '*' widths is not allowed")
         budget += int(width or 0) + int(precision or 0)
     values = args if isinstance(args, tuple) else (args,)
     for value in values:
         if isinstance(value, str | bytes):
             budget += len(value)
         elif isinstance(value, list | tuple | set | dict):
-            raise ExpressionValueError("'%' formatting of a collection is not allowed")
+            raise ExpressionLimitError("'%' formatting of a collection is not allowed")
         else:
             budget += 64
     if budget > MAX_STRING:

@@ -60,6 +60,8 @@ class ReviewedClass:
         args: the arguments a config may set.
         refused: the arguments it may not set, with the reason.
         cls: the class.
+        probe: for a generator, the argument giving its latent size: a ``(1, latent)`` input is run through
+            the network on the meta device and the size of what it generates is bounded like any spatial size.
     """
 
     path: str
@@ -68,6 +70,7 @@ class ReviewedClass:
     args: Mapping[str, ArgRule]
     refused: Mapping[str, str]
     cls: type
+    probe: str | None = None
 
     @property
     def defining_path(self) -> str:
@@ -166,7 +169,10 @@ def _entry(path: str, dotted: str, role: str, body: Mapping[str, Any], kinds: tu
     if overlap := set(args) & set(refused):
         raise PolicyFileError(f"{path}: {dotted}: {sorted(overlap)} both admitted and refused")
     cls = _locate(path, dotted, role)
-    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls)
+    probe = body.get("probe")
+    if probe is not None and probe not in args:
+        raise PolicyFileError(f"{path}: {dotted}: probe {probe!r} is not an admitted argument")
+    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls, probe)
 
 
 def _locate(path: str, dotted: str, role: str) -> type:

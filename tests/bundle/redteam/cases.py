@@ -477,7 +477,17 @@ def parameter_budget(ctx: Context) -> Case:
     bundle = ctx.bundle("param_budget")
     edit(bundle, lambda c: c.__setitem__("network_def", {"_target_": "UNet", "spatial_dims": 3, "in_channels": 2,
          "out_channels": 2, "channels": [4000, 4000], "strides": [2]}))  # fmt: skip
-    return refused(ctx.run("parameter_budget", bundle), "UntrustedCodeError", "parameters", "budget")
+    return refused(ctx.run("parameter_budget", bundle), "BundleLimitError", "parameters", "budget", "network_def")
+
+
+@case("exhaustion")
+def generator_output_size(ctx: Context) -> Case:
+    """Few parameters, but ten upsampling stages: the generated volume would be 4096^3 (256 GB)."""
+    bundle = ctx.bundle("generator_size", GAN)
+    edit(bundle, lambda c: c["generator_def"].__setitem__("channels", [8] * 11))
+    request = ctx.run("generator_output_size", bundle)
+    request["request"].pop("inputPath")
+    return refused(request, "BundleLimitError", "generated size", "generator_def")
 
 
 @case("exhaustion")
@@ -698,6 +708,21 @@ def network_rejects_arguments(ctx: Context) -> Case:
     edit(bundle, lambda c: c.__setitem__("network_def", {"_target_": "UNet", "spatial_dims": 3, "in_channels": 2,
          "out_channels": 2, "channels": [4, 8, 16], "strides": [2]}))  # fmt: skip
     return refused(ctx.run("network_rejects_arguments", bundle), "BundleConfigError", "UNet", "network_def")
+
+
+@case("typed error")
+def postprocessing_fails(ctx: Context) -> Case:
+    bundle = ctx.bundle("post_fails")
+    edit(bundle, lambda c: add_post(c, {"_target_": "SqueezeDimd", "keys": "pred", "dim": 5}))
+    return refused(ctx.run("postprocessing_fails", bundle), "BundleConfigError", "postprocessing failed")
+
+
+@case("typed error")
+def preprocessing_fails(ctx: Context) -> Case:
+    bundle = ctx.bundle("pre_fails")
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].append({"_target_": "SqueezeDimd", "keys": "image",
+                                                                    "dim": 7}))  # fmt: skip
+    return refused(ctx.run("preprocessing_fails", bundle), "BundleInputError", "preprocessing failed")
 
 
 @case("typed error")
