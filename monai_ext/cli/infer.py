@@ -73,7 +73,7 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    runner = BundleRunner(
+    with BundleRunner(
         args.bundle,
         trusted=args.trusted,
         device=args.device,
@@ -81,7 +81,11 @@ def _run(args: argparse.Namespace) -> int:
         target_layer=args.target_layer,
         overrides=parse_overrides(args.override),
         explain_segmentation=args.explain,
-    )
+    ) as runner:
+        return _run_with(runner, args)
+
+
+def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
     channels = input_channels(args.input, args.channel, runner.bundle.inputs.get("image", {}))
