@@ -15,7 +15,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import DECODABLE_VRS, decode_raw, tag_and_vr
+from monai_ext.io.dicom.header import HEADER_KEYWORDS
 
 __all__ = ["RawHeader", "parse_raw_header"]
 
@@ -28,16 +30,7 @@ _MULTIFRAME_TAGS = frozenset({0x52009229, 0x52009230})  # shared / per-frame fun
 _MAX_DEPTH = 8
 
 
-WANTED = {
-    keyword: tag_and_vr(keyword)
-    for keyword in (
-        "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
-        "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
-        "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
-        "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
-        "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames",
-    )
-}  # fmt: skip
+WANTED = {keyword: tag_and_vr(keyword) for keyword in (*HEADER_KEYWORDS, *DIFFUSION_KEYWORDS)}
 assert all(vr in DECODABLE_VRS for _, vr in WANTED.values())
 _WANTED_TAGS = frozenset(tag for tag, _ in WANTED.values())
 

@@ -21,8 +21,11 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import fast_get as get
+from monai_ext.io.dicom.fastget import tag_and_vr
 from monai_ext.io.dicom.header import (
+    HEADER_KEYWORDS,
     PIXEL_DATA_TAG,
     SeriesIdentity,
     SliceHeader,
@@ -50,14 +53,15 @@ _DEFER = 512  # element values larger than this are located, not read
 
 # Tags the pydicom path reads from every file (series descriptions come from one file: see _identity).
 HEADER_TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
-    "ImagePositionPatient", "ImageOrientationPatient",
-    "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept", "BitsAllocated", "BitsStored",
-    "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation", "InstanceNumber",
-    "AcquisitionNumber", "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime",
-    "NumberOfFrames", "GridFrameOffsetVector", "PerFrameFunctionalGroupsSequence",
-    "SharedFunctionalGroupsSequence", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
-]  # fmt: skip
+    *HEADER_KEYWORDS,
+    *DIFFUSION_KEYWORDS,
+    "GridFrameOffsetVector",
+    "PerFrameFunctionalGroupsSequence",
+    "SharedFunctionalGroupsSequence",
+    "PixelData",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+]
 
 # SOP classes that carry pixel data but are not image series a volume reader should stack.
 _NOT_IMAGE_SOP = {
@@ -107,7 +111,7 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
     return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] < b"\x00\x10"
 
 
-_HEADER_TAG_VALUES = [Tag(keyword) for keyword in HEADER_TAGS]  # converted once, not on every file
+_HEADER_TAG_VALUES = [Tag(tag_and_vr(keyword)[0]) for keyword in HEADER_TAGS]  # converted once, not on every file
 _IDENTITY_TAGS = [
     Tag(keyword)
     for keyword in (
