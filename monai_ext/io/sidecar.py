@@ -78,6 +78,8 @@ def sidecar_dict(volume: Volume, extra: dict[str, Any] | None = None) -> dict[st
             "RescaleInterceptsApplied": meta.get("rescale_intercept"),
             "TransferSyntaxUID": meta.get("transfer_syntax"),
             "FrameAxis": meta.get("frame_axis"),
+            "DiffusionBValues": meta.get("b_values"),
+            "DiffusionGradientsLPS": meta.get("gradients_lps"),
             "FrameValues": meta.get("frame_values"),
             "Resampled": meta.get("resampled", False),
             "Problems": meta.get("problems", []),

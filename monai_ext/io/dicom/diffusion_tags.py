@@ -5,10 +5,12 @@ Every direction is returned in DICOM patient coordinates (LPS, unit length), wha
 - public ``DiffusionBValue`` / ``DiffusionGradientOrientation`` (Philips, Siemens XA, old Toshiba): patient frame;
 - Siemens classic (0019,100C) / (0019,100E): patient frame;
 - Philips private (2001,1003) and (2005,10B0-10B2): patient frame (RL, AP, FH = L, P, S axes);
-- GE (0043,1039)[0] b-value, (0019,10BB-10BD): logical frequency, phase and slice axes; with the phase
-  encoded along the columns (0018,1312 ``COL``) these are the row direction, the column direction and the
-  slice normal, and with ``ROW`` the first two swap;
-- Canon classic: ``ImageComments`` ``b=1500(0.445,0.000,0.895)``: image axes (row, column, normal).
+- GE (0043,1039)[0] b-value, (0019,10BB-10BD): logical frequency, phase and slice axes ``(f, p, s)``; in
+  image axes (row direction, column direction, normal) that is ``(-f, -p, s)`` with the phase encoded along the
+  columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows (the sign of a direction is immaterial to
+  diffusion, these signs match dcm2niix's vectors; validated on axial ``COL`` data);
+- Canon classic: ``ImageComments`` ``b=1500(a,b,c)``: image axes, ``(-b, -a, c)`` along (row direction,
+  column direction, normal) (as dcm2niix reads them; validated on the dcm_qa_canon DTI).
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple
         return b_value, None
     freq, phase, slice_ = logical  # type: ignore[misc]
     if str(get("InPlanePhaseEncodingDirection", "COL")).upper().startswith("ROW"):
-        freq, phase = phase, freq
-    unit = _unit((freq, phase, slice_))  # type: ignore[arg-type]
+        image = (-phase, freq, slice_)  # type: ignore[operator]
+    else:
+        image = (-freq, -phase, slice_)  # type: ignore[operator]
+    unit = _unit(image)
     return b_value, (_to_patient(unit, orientation) if unit else None)
 
 
@@ -96,7 +100,8 @@ def read_diffusion(
         match = _COMMENT.search(str(get("ImageComments", "") or ""))
         if match:
             b_value = float(match.group(1)) if b_value is None else b_value
-            unit = _unit(tuple(float(match.group(i)) for i in (2, 3, 4)))
+            a, b, c = (float(match.group(i)) for i in (2, 3, 4))
+            unit = _unit((-b, -a, c))
             direction = _unit(_to_patient(unit, orientation)) if unit else None
     if maker.startswith("SIEMENS"):
         b_value = b_value if b_value is not None else first_float(get("SiemensBValue"))

@@ -19,7 +19,7 @@ from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import DECODABLE_VRS, decode_raw, tag_and_vr
 from monai_ext.io.dicom.header import HEADER_KEYWORDS
 
-__all__ = ["RawHeader", "parse_raw_header"]
+__all__ = ["RawHeader", "media_sop_class", "parse_raw_header"]
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"})
 _UNDEFINED = 0xFFFFFFFF
@@ -146,6 +146,16 @@ def _file_meta(data: bytes) -> tuple[str, str, int]:
     if not syntax:
         raise _UnsupportedError("no transfer syntax in the file meta group")
     return syntax, sop, reader.pos
+
+
+def media_sop_class(data: bytes) -> str | None:
+    """``MediaStorageSOPClassUID`` from the file meta group at the start of ``data``, else ``None``."""
+    if data[128:132] != b"DICM":
+        return None
+    try:
+        return _file_meta(data)[1] or None
+    except (_UnsupportedError, struct.error, UnicodeDecodeError):
+        return None
 
 
 def _walk(data: bytes, start: int, syntax: str) -> RawHeader:
