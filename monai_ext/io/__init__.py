@@ -18,6 +18,7 @@ from monai_ext.io.errors import (
     NonUniformSpacingError,
     NoSeriesError,
     NotAnImageError,
+    UnsupportedImageError,
 )
 from monai_ext.io.monai_reader import DicomSeriesReader
 from monai_ext.io.nifti import NiftiError, load_nifti, save_nifti
@@ -40,6 +41,7 @@ __all__ = [
     "NonUniformSpacingError",
     "NotAnImageError",
     "ScanResult",
+    "UnsupportedImageError",
     "Volume",
     "load_dicom_series",
     "load_nifti",

@@ -114,7 +114,12 @@ def _pixel_spacing(headers: list[SliceHeader], problems: list[str]) -> tuple[flo
         values = sorted(spacings)  # type: ignore[type-var]
         if np.ptp(np.array(values), axis=0).max() > 1e-4:
             raise InconsistentSeriesError(f"PixelSpacing differs between slices: {values[:4]}", [headers[0].path])
-    return headers[0].pixel_spacing  # type: ignore[return-value]
+    spacing = headers[0].pixel_spacing
+    assert spacing is not None
+    if min(spacing) <= 0:
+        problems.append(f"PixelSpacing {list(spacing)} is not positive: 1 mm assumed")
+        return (1.0, 1.0)
+    return spacing
 
 
 def _check_pixel_format(headers: list[SliceHeader]) -> None:

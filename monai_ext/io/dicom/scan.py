@@ -33,9 +33,10 @@ from monai_ext.io.dicom.header import (
     header_from_fields,
     series_identity,
 )
+from monai_ext.io.dicom.mosaic import expand_mosaic, is_mosaic
 from monai_ext.io.dicom.multiframe import expand_frames, is_multiframe
 from monai_ext.io.dicom.rawheader import RawHeader, media_sop_class, parse_raw_header
-from monai_ext.io.errors import CorruptDicomError, NotAnImageError
+from monai_ext.io.errors import CorruptDicomError, NotAnImageError, UnsupportedImageError
 
 __all__ = [
     "ScanResult",
@@ -280,7 +281,7 @@ def read_headers(path: Path) -> list[SliceHeader]:
         _check_truncation([header], path)
         if raw.encapsulated_offset is not None:
             check_encapsulated(path, raw.encapsulated_offset)
-        return [header]
+        return _unpack_layouts([header])
     ds = _read_dataset(path, data)
     meta = getattr(ds, "file_meta", None)
     sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
@@ -291,6 +292,35 @@ def read_headers(path: Path) -> list[SliceHeader]:
         syntax = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
     headers = expand_frames(ds, path, syntax) if is_multiframe(ds) else [header_from_dataset(ds, path, syntax)]
     _check_truncation(headers, path)
+    return _unpack_layouts(headers)
+
+
+def _unpack_layouts(headers: list[SliceHeader]) -> list[SliceHeader]:
+    """Unpack Siemens mosaics into slices; refuse layouts that would otherwise load with wrong geometry.
+
+    Raises:
+        UnsupportedImageError: a mosaic that cannot be unpacked, a UIH VFRAME tiled image, a GE ``epi_pepolar``
+            series (alternate volumes stored row-flipped with no header change), an image without size.
+    """
+    first = headers[0]
+    if first.rows <= 0 or first.columns <= 0:
+        raise CorruptDicomError(
+            f"pixel data without a valid image size (Rows {first.rows}, Columns {first.columns})", [first.path]
+        )
+    if "VFRAME" in first.image_type:
+        raise UnsupportedImageError(
+            "UIH VFRAME image: several slices stored as tiles of one image with their geometry in UIH private "
+            "tags, which this loader does not unpack; export the series as one image per slice",
+            [first.path],
+        )
+    if first.pulse_sequence and "epi_pepolar" in first.pulse_sequence.lower():
+        raise UnsupportedImageError(
+            f"GE {first.pulse_sequence} series: its volumes alternate the phase-encoding polarity and the "
+            "reversed ones are stored row-flipped with nothing in the public header to say which; not converted",
+            [first.path],
+        )
+    if len(headers) == 1 and is_mosaic(first):
+        return expand_mosaic(first)
     return headers
 
 
@@ -339,6 +369,9 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 continue
             except NotAnImageError as err:
                 skipped.append(SkippedFile(path, err.problem))
+                continue
+            except UnsupportedImageError as err:
+                skipped.append(SkippedFile(path, f"unsupported: {err.problem}"))
                 continue
             except CorruptDicomError as err:
                 skipped.append(SkippedFile(path, f"corrupt: {err.problem}"))
