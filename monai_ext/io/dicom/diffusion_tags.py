@@ -71,11 +71,11 @@ def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple
     logical = tuple(first_float(get(k)) for k in ("GEDiffusionFreq", "GEDiffusionPhase", "GEDiffusionSlice"))
     if any(v is None for v in logical):
         return b_value, None
-    freq, phase, slice_ = logical  # type: ignore[misc]
+    freq, phase, slice_ = (float(v) for v in logical if v is not None)
     if str(get("InPlanePhaseEncodingDirection", "COL")).upper().startswith("ROW"):
-        image = (-phase, freq, slice_)  # type: ignore[operator]
+        image = (-phase, freq, slice_)
     else:
-        image = (-freq, -phase, slice_)  # type: ignore[operator]
+        image = (-freq, -phase, slice_)
     unit = _unit(image)
     return b_value, (_to_patient(unit, orientation) if unit else None)
 

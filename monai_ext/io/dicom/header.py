@@ -239,7 +239,7 @@ def _complex_part(get: Callable[..., Any], image_type: tuple[str, ...]) -> str |
         return _PART_NAMES[component]
     ge = int_or_none(get("GEImageType"))
     if ge is not None and str(get("Manufacturer", "")).upper().startswith("GE"):
-        return _GE_PARTS.get(ge)
+        return _GE_PARTS.get(ge, f"GE{ge}")  # other values: GE's field-map and derived image types
     for value in image_type[2:]:
         if value in _PART_NAMES:
             return _PART_NAMES[value]
