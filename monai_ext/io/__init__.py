@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from monai_ext.io.dicom import ScanResult, load_dicom_series, plan_volume, scan, select_series
 from monai_ext.io.dicom.write import write_dicom_series, write_enhanced_dicom
 from monai_ext.io.errors import (
@@ -19,7 +22,6 @@ from monai_ext.io.errors import (
     NoSeriesError,
     NotAnImageError,
 )
-from monai_ext.io.monai_reader import DicomSeriesReader
 from monai_ext.io.nifti import NiftiError, load_nifti, save_nifti
 from monai_ext.io.volume import Volume
 
@@ -50,3 +52,10 @@ __all__ = [
     "write_dicom_series",
     "write_enhanced_dicom",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # DicomSeriesReader needs MONAI (and torch): imported on first use so that DICOM and PACS tools stay light.
+    if name == "DicomSeriesReader":
+        return importlib.import_module("monai_ext.io.monai_reader").DicomSeriesReader
+    raise AttributeError(f"module 'monai_ext.io' has no attribute {name!r}")
