@@ -19,6 +19,7 @@ from monai_ext.bundle.errors import BundleError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
+from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
 
 __all__ = ["batch_inputs", "register", "run_batch"]
@@ -29,7 +30,9 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 def register(commands: Any) -> None:
     """Add ``infer`` to the command parser."""
     parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
-    parser.add_argument("input", type=Path, help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes")
+    parser.add_argument(
+        "input", type=Path, nargs="?", help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes"
+    )
     parser.add_argument("--bundle", type=Path, required=True, help="bundle folder or .zip")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--heatmap", choices=HEATMAP_METHODS, default="gradcam", help="classifier heatmap method")
@@ -42,10 +45,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
+    infer_dicom.add_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.input = infer_dicom.resolve_input(args)
     runner = BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
     )
@@ -55,7 +60,10 @@ def _run(args: argparse.Namespace) -> int:
     if inputs is None:
         summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
+        infer_dicom.write_dicom_outputs(args, summary, args.input)
         return 0
+    if args.dicom_out is not None:
+        raise SystemExit("error: --dicom-out works on one input series, not a batch")
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
 

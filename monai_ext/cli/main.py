@@ -9,8 +9,9 @@ from collections.abc import Sequence
 import monai_ext
 from monai_ext.bundle.errors import BundleError
 from monai_ext.bundle.exporter import BundleExportError
-from monai_ext.cli import bundle, demo, dicom, infer, sample
+from monai_ext.cli import bundle, demo, dicom, infer, pacs, sample
 from monai_ext.io.errors import DicomError
+from monai_ext.pacs.errors import PacsError
 
 __all__ = ["build_parser", "main"]
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.register(commands)
     infer.register(commands)
     sample.register(commands)
+    pacs.register(commands)
     return parser
 
 
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (DicomError, BundleExportError, BundleError) as err:
+    except (DicomError, BundleExportError, BundleError, PacsError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
 

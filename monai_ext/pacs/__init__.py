@@ -1,7 +1,8 @@
 """PACS access: query studies and series, pull a series into a local cache, push results back.
 
 Both DICOMweb (QIDO-RS, WADO-RS, STOW-RS with ``dicomweb-client``) and DIMSE (C-FIND, C-GET or C-MOVE,
-C-STORE with ``pynetdicom``). Nothing here imports torch or MONAI.
+C-STORE with ``pynetdicom``). Nothing here imports torch or MONAI, and names are imported on first use
+(``import monai_ext.pacs.errors`` costs nothing), so the command line stays quick.
 
 Example:
     >>> from monai_ext.pacs import parse_server
@@ -11,50 +12,47 @@ Example:
 
 from __future__ import annotations
 
-from monai_ext.pacs.cache import SeriesCache
-from monai_ext.pacs.connection import PacsConnection, connect
-from monai_ext.pacs.errors import (
-    IncompleteTransferError,
-    PacsAuthError,
-    PacsConfigError,
-    PacsError,
-    PacsNotFoundError,
-    PacsProtocolError,
-    PacsUnreachableError,
-    SeriesChangedError,
-)
-from monai_ext.pacs.pull import PulledSeries, default_cache_dir, pull_series
-from monai_ext.pacs.push import dicom_files, push_files
-from monai_ext.pacs.query import QueryFilters, list_instances, query_series, query_studies, series_record
-from monai_ext.pacs.records import InstanceRecord, SeriesRecord, StudyRecord
-from monai_ext.pacs.server import PacsServer, parse_server, resolve_server
+import importlib
+from typing import Any
 
-__all__ = [
-    "IncompleteTransferError",
-    "InstanceRecord",
-    "PacsAuthError",
-    "PacsConfigError",
-    "PacsConnection",
-    "PacsError",
-    "PacsNotFoundError",
-    "PacsProtocolError",
-    "PacsServer",
-    "PacsUnreachableError",
-    "PulledSeries",
-    "QueryFilters",
-    "SeriesCache",
-    "SeriesChangedError",
-    "SeriesRecord",
-    "StudyRecord",
-    "connect",
-    "default_cache_dir",
-    "dicom_files",
-    "list_instances",
-    "parse_server",
-    "pull_series",
-    "push_files",
-    "query_series",
-    "query_studies",
-    "resolve_server",
-    "series_record",
-]
+_EXPORTS = {
+    "SeriesCache": "cache",
+    "PacsConnection": "connection",
+    "connect": "connection",
+    "IncompleteTransferError": "errors",
+    "PacsAuthError": "errors",
+    "PacsConfigError": "errors",
+    "PacsError": "errors",
+    "PacsNotFoundError": "errors",
+    "PacsProtocolError": "errors",
+    "PacsUnreachableError": "errors",
+    "SeriesChangedError": "errors",
+    "PulledSeries": "pull",
+    "default_cache_dir": "pull",
+    "pull_series": "pull",
+    "dicom_files": "push",
+    "push_files": "push",
+    "QueryFilters": "query",
+    "list_instances": "query",
+    "query_series": "query",
+    "query_studies": "query",
+    "series_record": "query",
+    "InstanceRecord": "records",
+    "SeriesRecord": "records",
+    "StudyRecord": "records",
+    "PacsServer": "server",
+    "parse_server": "server",
+    "resolve_server": "server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"monai_ext.pacs.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'monai_ext.pacs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
