@@ -38,6 +38,20 @@ def dataset_bytes(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+class _WildcardSession(requests.Session):
+    """Sends the DICOM wildcards ``*`` and ``?`` of query values unencoded.
+
+    ``dicomweb-client`` percent-encodes them (``%2A``); Orthanc 1.10's DICOMweb plugin then matches them
+    literally and finds nothing. Both characters are legal in a URL query (RFC 3986, section 3.4).
+    """
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url and "?" in request.url:
+            path, _, query = request.url.partition("?")
+            request.url = f"{path}?{query.replace('%2A', '*').replace('%3F', '?')}"
+        return super().send(request, **kwargs)
+
+
 class DicomwebConnection:
     """A DICOMweb server (one HTTP session per connection object).
 
@@ -47,7 +61,7 @@ class DicomwebConnection:
 
     def __init__(self, server: PacsServer) -> None:
         self.server = server
-        session = requests.Session()
+        session = _WildcardSession()
         if server.username:
             session.auth = (server.username, server.password or "")
         self._client = DICOMwebClient(url=server.url, session=session, timeout=server.timeout)

@@ -26,6 +26,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from monai_ext.pacs.connection import Level, Sink
 from monai_ext.pacs.errors import (
     PacsAuthError,
+    PacsError,
     PacsNotFoundError,
     PacsProtocolError,
     PacsUnreachableError,
@@ -87,10 +88,12 @@ class DimseConnection:
             keys["SOPInstanceUID"] = "\\".join(sop_uids)
         identifier = _identifier("IMAGE" if sop_uids is not None else "SERIES", keys)
         store = _StoreHandler(sink)
-        if self.server.retrieve == "move":
-            final = self._move(identifier, sorted(set(sop_classes)), store)
-        else:
-            final = self._get(identifier, sorted(set(sop_classes)), store)
+        retrieve = self._move if self.server.retrieve == "move" else self._get
+        try:
+            final = retrieve(identifier, sorted(set(sop_classes)), store)
+        except PacsError:
+            store.raise_error()  # our side stopped the transfer: that error, not the server's reaction to it
+            raise
         store.raise_error()
         return int(final.get("NumberOfFailedSuboperations", 0) or 0) if final is not None else 0
 
