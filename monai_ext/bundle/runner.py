@@ -280,11 +280,17 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
             ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``,
             ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
-            realism map of that volume is added when the bundle declares ``realism_map``).
+            realism map of that volume is added when the bundle declares ``realism_map``),
+            ``dicom_out`` (a folder: the results are also written there as DICOM SEG, Parametric Map and SR
+            objects, see :func:`~monai_ext.dicom_results.write_dicom_results`), ``dicom_source`` (the
+            source series' folder or files when ``inputPath`` is not the DICOM folder itself, e.g. a
+            NIfTI export of a volume loaded from DICOM) and ``dicom_seg_threshold`` (0.5; ``None``: no
+            SEG of the heatmap).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
-        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path).
+        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path),
+        and with ``dicom_out``: ``dicom`` = ``{"files": {name: path}, "warnings": [...]}``.
     """
     from monai_ext.bundle.outputs import write_outputs
 
@@ -306,4 +312,12 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
     summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
+    if request.get("dicom_out"):
+        from monai_ext.dicom_results import write_dicom_results
+
+        progress("dicom", 0.97, "Writing the results as DICOM objects")
+        source = request.get("dicom_source") or request["inputPath"]
+        threshold = request.get("dicom_seg_threshold", 0.5)
+        written = write_dicom_results(summary, source, request["dicom_out"], threshold=threshold)
+        summary["dicom"] = {"files": written.files, "warnings": written.warnings}
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
+from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.errors import DicomError
 from monai_ext.sandbox import Protections, ResourceLimits, SandboxPolicy, not_sandboxed, run_sandboxed
@@ -32,7 +34,9 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 def register(commands: Any) -> None:
     """Add ``infer`` to the command parser."""
     parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
-    parser.add_argument("input", type=Path, help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes")
+    parser.add_argument(
+        "input", type=Path, nargs="?", help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes"
+    )
     parser.add_argument("--bundle", type=Path, required=True, help="bundle folder or .zip")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--heatmap", choices=HEATMAP_METHODS, default="gradcam", help="classifier heatmap method")
@@ -50,17 +54,30 @@ def register(commands: Any) -> None:
     parser.add_argument("--max-cpu-seconds", type=int, default=3600, help="sandbox CPU-time cap (summed over threads)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
+    infer_dicom.add_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here."""
+    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here.
+
+    The PACS pull before the run and the DICOM results after it (which need the network and ``--dicom-out``)
+    happen here in the parent, outside the sandbox: they run none of the bundle's content.
+    """
+    args.input = infer_dicom.resolve_input(args)
+    if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --dicom-out works on one input series, not a batch")
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
         with not_sandboxed(reason) as protections:
-            return _run_bundle(args, protections)
-    errors = (BundleError, BundleExportError, DicomError)
-    return run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+            code = _run_bundle(args, protections)
+    else:
+        errors = (BundleError, BundleExportError, DicomError)
+        code = run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+    if code == 0 and args.dicom_out is not None:
+        summary = json.loads((Path(args.out) / "result.json").read_text(encoding="utf-8"))
+        infer_dicom.write_dicom_outputs(args, summary, args.input)
+    return code
 
 
 def _policy(args: argparse.Namespace) -> SandboxPolicy:

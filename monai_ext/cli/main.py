@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle": ("monai_ext.cli.bundle", "export and check MONAI bundles"),
     "infer": ("monai_ext.cli.infer", "run a MONAI bundle on an image"),
     "sample": ("monai_ext.cli.sample", "sample from a generative bundle"),
+    "pacs": ("monai_ext.cli.pacs", "query, pull and push series on a PACS (DICOMweb or DIMSE)"),
 }
 
 # Errors of the input, reported in one line with exit code 2: (module, class name). A module is only
@@ -31,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("monai_ext.bundle.errors", "BundleError"),
     ("monai_ext.bundle.exporter", "BundleExportError"),
+    ("monai_ext.pacs.errors", "PacsError"),
 )
 
 
