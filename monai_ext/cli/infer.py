@@ -22,9 +22,9 @@ from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.errors import DicomError
-from monai_ext.sandbox import Protections, ResourceLimits, SandboxPolicy, not_sandboxed, run_sandboxed
+from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "register", "run_batch"]
+__all__ = ["batch_inputs", "register", "run_batch", "run_in_sandbox"]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -57,10 +57,21 @@ def _run(args: argparse.Namespace) -> int:
     """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here."""
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
-        with not_sandboxed(reason) as protections:
-            return _run_bundle(args, protections)
-    errors = (BundleError, BundleExportError, DicomError)
-    return run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+        with not_sandboxed(reason):
+            return _run_bundle(args)
+    arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
+    return run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, _policy(args))
+
+
+def run_in_sandbox(arguments: dict[str, Any]) -> int:
+    """The sandboxed child's entry point: ``arguments`` are the parsed options; returns the exit code."""
+    args = argparse.Namespace(**arguments)
+    args.input, args.bundle, args.out = Path(args.input), Path(args.bundle), Path(args.out)
+    try:
+        return _run_bundle(args)
+    except (BundleError, BundleExportError, DicomError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
 
 
 def _policy(args: argparse.Namespace) -> SandboxPolicy:
@@ -72,8 +83,8 @@ def _policy(args: argparse.Namespace) -> SandboxPolicy:
     return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
 
 
-def _run_bundle(args: argparse.Namespace, protections: Protections) -> int:
-    for line in protections.lines():
+def _run_bundle(args: argparse.Namespace) -> int:
+    for line in current_protections().lines():
         print(line, file=sys.stderr)
     runner = BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
