@@ -24,7 +24,7 @@ from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.errors import DicomError
 from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "register", "run_batch", "run_in_sandbox"]
+__all__ = ["batch_inputs", "register", "run_batch", "run_in_sandbox", "sandbox_policy"]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         with not_sandboxed(reason):
             return _run_bundle(args)
     arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
-    return run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, _policy(args))
+    return run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, sandbox_policy(args))
 
 
 def run_in_sandbox(arguments: dict[str, Any]) -> int:
@@ -74,7 +74,7 @@ def run_in_sandbox(arguments: dict[str, Any]) -> int:
         return 2
 
 
-def _policy(args: argparse.Namespace) -> SandboxPolicy:
+def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
     """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
     source = Path(args.input).absolute()
     reads = (Path(args.bundle).absolute(), source.parent if source.name.lower().endswith(".nhdr") else source)
