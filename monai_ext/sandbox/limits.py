@@ -3,8 +3,8 @@
 Memory is capped with ``RLIMIT_DATA`` (private writable memory: heap and anonymous ``mmap``, since Linux 4.7),
 not ``RLIMIT_AS``: torch and the CUDA driver reserve far more address space than they use (a CPU classifier
 run here has 1.0 GiB of address space for 0.46 GiB of data; CUDA reserves tens of GiB), so an address-space cap
-low enough to protect the machine breaks legitimate runs. Hard limits equal the soft ones, so the run cannot
-raise them again.
+low enough to protect the machine breaks legitimate runs. Hard limits equal the soft ones (CPU: 5 s more, so the
+run gets ``SIGXCPU`` before ``SIGKILL``), so the run cannot raise them again.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ class ResourceLimits:
             kind = getattr(resource, name)
             _, hard = resource.getrlimit(kind)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            ceiling = value + 5 if name == "RLIMIT_CPU" else value  # SIGXCPU (a message) at the soft limit, not SIGKILL
+            if hard != resource.RLIM_INFINITY:
+                ceiling = min(ceiling, hard)
             try:
-                resource.setrlimit(kind, (value, value))
+                resource.setrlimit(kind, (value, ceiling))
             except (ValueError, OSError) as err:
                 return Protection(name="resource_limits", active=False, detail=f"setrlimit({name}): {err}")
             done.append(f"{name.removeprefix('RLIMIT_').lower()}={_human(name, value)}")
