@@ -53,17 +53,30 @@ def run_sandboxed(target: str, arguments: Mapping[str, Any], policy: SandboxPoli
     policy = replace(policy, temp_dir=temp, read_paths=(*policy.read_paths, *python_roots()))
     spec = json.dumps({"target": target, "arguments": dict(arguments), "policy": policy_to_json(policy)})
     command = [sys.executable, "-m", "monai_ext.sandbox.child", spec]
+    env = _child_environment()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
         with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              ) as child:  # fmt: skip
+                              env=env) as child:  # fmt: skip
             assert child.stdout is not None and child.stderr is not None
             _relay({child.stdout.fileno(): sys.stdout, child.stderr.fileno(): sys.stderr})
             code = child.wait()
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return _exit_code(code, policy)
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, with the folder holding ``monai_ext`` first on ``PYTHONPATH`` unless it is site-packages
+    (a checkout or a ``sys.path.insert`` that the child would not find by itself)."""
+    import monai_ext
+
+    root = str(Path(monai_ext.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    if Path(root).name not in ("site-packages", "dist-packages"):
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def _resolve(target: str) -> Any:

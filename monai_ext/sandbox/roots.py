@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["default_read_roots", "device_files", "python_roots", "system_roots"]
 
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/sys")
-_PROC_FILES = ("cpuinfo", "meminfo", "stat", "loadavg", "filesystems", "sys", "version")
+_PROC_FILES = ("cpuinfo", "meminfo", "stat", "loadavg", "filesystems", "sys", "version", "driver/nvidia")
 _NVIDIA = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
