@@ -21,7 +21,11 @@ def main(argv: list[str]) -> int:
     """Apply the spec's policy, call its target with its arguments, and return the target's exit code."""
     spec = json.loads(argv[1])
     policy = policy_from_json(spec["policy"])
-    apply_sandbox(policy)
+    try:
+        apply_sandbox(policy)
+    except OSError as err:  # e.g. an output folder that cannot be created
+        print(f"error: cannot set up the sandbox: {err}", file=sys.stderr)
+        return 2
     module, _, function = spec["target"].partition(":")
     try:
         return int(getattr(importlib.import_module(module), function)(spec["arguments"]) or 0)

@@ -39,3 +39,8 @@ def test_file_size_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
                          policy(tmp_path, file_size_bytes=MIB))  # fmt: skip
     assert code == 0 and "File too large" in capsys.readouterr().out
     assert target.stat().st_size <= MIB
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_sandboxed("tests.sandbox.hooks:spin", {"seconds": 0}, policy(Path("/proc/no-such/out")))
+    assert code == 2 and "cannot set up the sandbox" in capsys.readouterr().err
