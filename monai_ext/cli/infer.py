@@ -47,7 +47,12 @@ def register(commands: Any) -> None:
         "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
     )
     parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
-    parser.add_argument("--max-cpu-seconds", type=int, default=3600, help="sandbox CPU-time cap (summed over threads)")
+    parser.add_argument(
+        "--max-cpu-seconds",
+        type=int,
+        default=None,
+        help="sandbox CPU-time cap, summed over threads (default: 1 h/core)",
+    )
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     parser.set_defaults(handler=_run)

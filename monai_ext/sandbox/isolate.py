@@ -129,7 +129,9 @@ def _exit_code(code: int, policy: SandboxPolicy) -> int:
     if code >= 0:
         return code
     if -code == signal.SIGXCPU:
-        print(f"error: the run reached the sandbox's CPU-time limit ({policy.limits.cpu_seconds} s)", file=sys.stderr)
+        print(
+            f"error: the run reached the sandbox's CPU-time limit ({policy.limits.resolved_cpu()} s)", file=sys.stderr
+        )
         return 2
     name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
     print(f"error: the sandboxed run was ended by {name}", file=sys.stderr)

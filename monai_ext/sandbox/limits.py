@@ -41,19 +41,24 @@ class ResourceLimits:
         address_space: also cap ``RLIMIT_AS`` at ``memory_bytes`` + 16 GiB where no NVIDIA device exists (shared
             and ``memfd`` mappings escape ``RLIMIT_DATA``; the CUDA driver reserves too much for an AS cap).
         cpu_seconds: ``RLIMIT_CPU``, CPU time summed over threads; past it the kernel ends the run (``SIGXCPU``).
+            Default: one hour per CPU core (a run using every core may take an hour of wall time).
         open_files: ``RLIMIT_NOFILE`` (a classifier run here peaks at 11 descriptors).
         file_size_bytes: ``RLIMIT_FSIZE``, the largest file the run may write (Python then gets ``EFBIG``).
 
     Example:
-        >>> ResourceLimits(memory_bytes=4 << 30).cpu_seconds
-        3600
+        >>> ResourceLimits(memory_bytes=4 << 30, cpu_seconds=600).resolved_cpu()
+        600
     """
 
     memory_bytes: int | None = None
     address_space: bool = True
-    cpu_seconds: int | None = 3600
+    cpu_seconds: int | None = None
     open_files: int | None = 512
     file_size_bytes: int | None = 4 * GIB
+
+    def resolved_cpu(self) -> int:
+        """``cpu_seconds``, or 3600 s per CPU core when it is ``None``."""
+        return self.cpu_seconds if self.cpu_seconds is not None else 3600 * (os.cpu_count() or 1)
 
     def resolved_memory(self) -> int:
         """``memory_bytes``, or :func:`default_memory_bytes` when it is ``None``."""
@@ -73,7 +78,7 @@ class ResourceLimits:
         wanted = {
             "RLIMIT_DATA": self.resolved_memory(),
             "RLIMIT_AS": self._address_space(),
-            "RLIMIT_CPU": self.cpu_seconds,
+            "RLIMIT_CPU": self.resolved_cpu(),
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_FSIZE": self.file_size_bytes,
             "RLIMIT_CORE": 0,
