@@ -24,9 +24,9 @@ from monai_ext.bundle.runner import BundleRunner
 from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.errors import DicomError
-from monai_ext.sandbox import Protections, ResourceLimits, SandboxPolicy, not_sandboxed, run_sandboxed
+from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "register", "run_batch"]
+__all__ = ["batch_inputs", "register", "run_batch", "run_in_sandbox", "sandbox_policy"]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -51,7 +51,12 @@ def register(commands: Any) -> None:
         "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
     )
     parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
-    parser.add_argument("--max-cpu-seconds", type=int, default=3600, help="sandbox CPU-time cap (summed over threads)")
+    parser.add_argument(
+        "--max-cpu-seconds",
+        type=int,
+        default=None,
+        help="sandbox CPU-time cap, summed over threads (default: 1 h/core)",
+    )
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     infer_dicom.add_arguments(parser)
@@ -69,18 +74,29 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --dicom-out works on one input series, not a batch")
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
-        with not_sandboxed(reason) as protections:
-            code = _run_bundle(args, protections)
+        with not_sandboxed(reason):
+            code = _run_bundle(args)
     else:
-        errors = (BundleError, BundleExportError, DicomError)
-        code = run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
+        code = run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, sandbox_policy(args))
     if code == 0 and args.dicom_out is not None:
         summary = json.loads((Path(args.out) / "result.json").read_text(encoding="utf-8"))
         infer_dicom.write_dicom_outputs(args, summary, args.input)
     return code
 
 
-def _policy(args: argparse.Namespace) -> SandboxPolicy:
+def run_in_sandbox(arguments: dict[str, Any]) -> int:
+    """The sandboxed child's entry point: ``arguments`` are the parsed options; returns the exit code."""
+    args = argparse.Namespace(**arguments)
+    args.input, args.bundle, args.out = Path(args.input), Path(args.bundle), Path(args.out)
+    try:
+        return _run_bundle(args)
+    except (BundleError, BundleExportError, DicomError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+
+
+def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
     """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
     source = Path(args.input).absolute()
     reads = (Path(args.bundle).absolute(), source.parent if source.name.lower().endswith(".nhdr") else source)
@@ -89,8 +105,8 @@ def _policy(args: argparse.Namespace) -> SandboxPolicy:
     return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
 
 
-def _run_bundle(args: argparse.Namespace, protections: Protections) -> int:
-    for line in protections.lines():
+def _run_bundle(args: argparse.Namespace) -> int:
+    for line in current_protections().lines():
         print(line, file=sys.stderr)
     runner = BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
