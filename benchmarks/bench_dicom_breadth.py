@@ -93,9 +93,8 @@ def main() -> None:
         raise SystemExit("dcm2niix is not installed (Debian package dcm2niix)")
     version = subprocess.run([dcm2niix, "-v"], capture_output=True, text=True).stdout.strip().splitlines()[-1:]
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(
-        f"dcm2niix {' '.join(version)}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs (load {load}); {args.runs} runs"
-    )
+    python = sys.version.split()[0]
+    print(f"dcm2niix {' '.join(version)}; python {python}; {os.cpu_count()} CPUs (load {load}); {args.runs} runs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
