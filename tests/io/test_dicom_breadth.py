@@ -190,6 +190,24 @@ def test_diffusion_volumes_in_acquisition_order_with_fsl_vectors(tmp_path):
     np.testing.assert_allclose(world[2], LPS_TO_RAS[:3, :3] @ np.array(directions[2]), atol=1e-6)
 
 
+def test_philips_derived_trace_volume_is_left_out_like_dcm2niix(tmp_path):
+    data = _volumes(n_vol=3)
+
+    def tags(t, k):
+        out = {"Manufacturer": "Philips Medical Systems", "DiffusionBValue": [0.0, 1000.0, 1000.0][t]}
+        if t == 1:
+            out["DiffusionGradientOrientation"] = [0.0, 1.0, 0.0]
+        if t == 2:  # the isotropic (trace) image Philips appends: b=1000, no direction
+            out["ImageType"] = ["DERIVED", "PRIMARY", "DIFFUSION", "I"]
+        return out
+
+    write_4d(tmp_path, data, tags)
+    volume = load_dicom_series(tmp_path)
+    assert volume.shape == (5, 6, 4, 2) and volume.meta["b_values"] == [0.0, 1000.0]
+    np.testing.assert_array_equal(volume.array, _ijk(data[:2]))
+    assert any("derived trace" in p for p in volume.meta["problems"])
+
+
 def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path):
     data = _volumes(n_vol=2, n_slices=3)
     uid = "1.2.826.0.1.3680043.8.498.77"

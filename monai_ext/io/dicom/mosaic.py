@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
-from monai_ext.io.dicom.csa import CsaError, csa_floats, csa_int, parse_csa
+from monai_ext.io.dicom.csa import CsaError, csa_float, csa_floats, csa_int, parse_csa
 from monai_ext.io.dicom.header import MosaicTile, SliceHeader
 from monai_ext.io.errors import UnsupportedImageError
 
@@ -129,6 +129,13 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
         + row * col_spacing * (header.columns - tile_cols) / 2.0
         + col * row_spacing * (header.rows - tile_rows) / 2.0
     )
+    b_value, gradient = header.b_value, header.gradient
+    if b_value is None:  # diffusion mosaics: the CSA image header has them when (0019,100C/100E) are absent
+        b_value = csa_float(csa, "B_value")
+        direction = csa_floats(csa, "DiffusionGradientDirection")
+        if direction is not None and len(direction) == 3 and np.linalg.norm(direction) > 1e-6:
+            unit = np.asarray(direction) / np.linalg.norm(direction)
+            gradient = (float(unit[0]), float(unit[1]), float(unit[2]))
     tiles = []
     for k in range(count):
         position = corner + k * (spacing or 0.0) * normal_vec
@@ -138,6 +145,8 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
                 rows=tile_rows,
                 columns=tile_cols,
                 position=(float(position[0]), float(position[1]), float(position[2])),
+                b_value=b_value,
+                gradient=gradient,
                 mosaic=MosaicTile(index=k, per_side=per_side, stored_rows=header.rows, stored_columns=header.columns),
             )
         )

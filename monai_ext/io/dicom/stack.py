@@ -15,7 +15,7 @@ import numpy as np
 
 from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
-from monai_ext.io.dicom.volumes import group_volumes
+from monai_ext.io.dicom.volumes import derived_trace_volumes, group_volumes
 from monai_ext.io.errors import DuplicateSliceError, MissingGeometryError
 
 __all__ = ["DIMENSION_FIELDS", "Stack", "split_stacks"]
@@ -147,7 +147,17 @@ def _split_group(headers: list[SliceHeader], group: int) -> list[Stack]:
         return [Stack(headers=headers, group=group)]
     volumes = group_volumes(headers)
     if volumes is not None:
-        return [Stack(headers=v.headers, group=group, dimension=(v.axis, v.value)) for v in volumes]
+        derived = derived_trace_volumes(volumes)
+        note = []
+        if derived:
+            note = [
+                f"left out {len(derived)} derived trace/ADC volume(s) (b > 0 without a gradient direction, "
+                f"first file {volumes[derived[0]].headers[0].path.name}), as dcm2niix does"
+            ]
+            volumes = [v for i, v in enumerate(volumes) if i not in derived]
+        return [
+            Stack(headers=v.headers, group=group, dimension=(v.axis, v.value), problems=list(note)) for v in volumes
+        ]
     for name in DIMENSION_FIELDS:
         parts = _split_by(headers, lambda h, n=name: getattr(h, n))  # type: ignore[misc]
         if len(parts) < 2 or None in parts:

@@ -21,7 +21,7 @@ from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
 from monai_ext.io.errors import DuplicateSliceError
 
-__all__ = ["VOLUME_FIELDS", "VolumeGroup", "group_volumes"]
+__all__ = ["VOLUME_FIELDS", "VolumeGroup", "derived_trace_volumes", "group_volumes"]
 
 _B_DECIMALS, _DIR_DECIMALS = 3, 4
 
@@ -177,3 +177,28 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
     }
     groups.sort(key=lambda g: (first_instance[id(g)], _sortable(g.value)))
     return groups
+
+
+_DERIVED_MARKS = frozenset({"DERIVED", "ADC", "TRACEW", "ISOTROPIC", "TRACE", "FA"})
+_B0 = 5.0
+
+
+def derived_trace_volumes(groups: list[VolumeGroup]) -> list[int]:
+    """Indices of derived trace/ADC volumes inside a diffusion series (dcm2niix leaves these out).
+
+    A volume counts when it has b > 0 but no gradient direction while other volumes have directions, and it is
+    marked derived (``DERIVED``/``ADC``/``TRACEW``/... in ImageType) or comes from a Philips scanner, whose
+    exports append the isotropic image to the acquired ones.
+    """
+    if not groups or groups[0].axis.split("+")[0] != "diffusion":
+        return []
+    has_direction = [any(h.gradient is not None for h in g.headers) for g in groups]
+    if not any(has_direction):
+        return []
+    out = []
+    for index, group in enumerate(groups):
+        h = group.headers[0]
+        derived = bool(_DERIVED_MARKS.intersection(h.image_type)) or h.manufacturer.upper().startswith("PHILIPS")
+        if not has_direction[index] and (h.b_value or 0.0) > _B0 and derived:
+            out.append(index)
+    return out
