@@ -353,3 +353,22 @@ def test_pixel_data_without_rows_and_columns_is_corrupt_not_loadable(tmp_path):
     assert not result.series and result.unreadable
     with pytest.raises(CorruptDicomError):
         load_dicom_series(tmp_path)
+
+
+def _getter(values):
+    return lambda keyword, default=None: values.get(keyword, default)
+
+
+def test_vendor_diffusion_frames_come_out_in_patient_axes():
+    from monai_ext.io.dicom.diffusion_tags import read_diffusion
+
+    oblique = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # rows along P, columns along -S (a sagittal slice), normal -L
+    ge = {"GEBValue": ["1000001000", "8"], "GEDiffusionFreq": "0.6", "GEDiffusionPhase": "0", "GEDiffusionSlice": "0"}
+    b, direction = read_diffusion(_getter({**ge, "InPlanePhaseEncodingDirection": "COL"}), oblique, "GE MEDICAL")
+    assert b == pytest.approx(1000 * 0.36)  # multi-shell: the vector's squared length scales the b-value
+    np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # -freq along the row direction
+    canon = {"DiffusionBValue": 1500.0, "ImageComments": "b=1500(0.000,1.000,0.000)"}
+    b, direction = read_diffusion(_getter(canon), oblique, "CANON_MEC")
+    np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # (a, b, c) -> (-b, -a, c) image axes
+    philips = {"PhilipsBValue": 800.0, "PhilipsDiffusionRL": 0.0, "PhilipsDiffusionAP": 0.0, "PhilipsDiffusionFH": 2.0}
+    assert read_diffusion(_getter(philips), oblique, "Philips") == (800.0, (0.0, 0.0, 1.0))

@@ -109,3 +109,53 @@ def test_damaged_mosaic_csa_gives_the_unpacked_volume_or_a_typed_error(mosaic_fi
             assert np.all(np.isfinite(outcome.affine))
         else:
             assert outcome.files
+
+
+@pytest.fixture(scope="module")
+def diffusion_series(tmp_path_factory):
+    """A tiny 3-volume GE-style diffusion series (2 slices) whose files the fuzz test damages."""
+    from tests.io.synthetic_mr import write_4d
+
+    folder = tmp_path_factory.mktemp("dwi")
+    data = np.arange(3 * 2 * 6 * 5, dtype=np.uint16).reshape(3, 2, 6, 5)
+
+    def tags(t, k):
+        private = {
+            0x00190010: ("LO", "GEMS_ACQU_01"),
+            0x001910BB: ("DS", ["0", "1", "0.6"][t]),
+            0x001910BC: ("DS", ["0", "0", "0.8"][t]),
+            0x001910BD: ("DS", "0"),
+            0x00430010: ("LO", "GEMS_PARM_01"),
+            0x00431039: ("IS", [["0", "8", "0", "0"], ["1000001000", "8", "0", "0"], ["1000", "8", "0", "0"]][t]),
+        }
+        return {"Manufacturer": "GE MEDICAL SYSTEMS", "private": private}
+
+    write_4d(folder, data, tags)
+    clean = load_dicom_series(folder)  # undamaged: GE private b-values (flags in the high digits) and directions
+    assert clean.shape == (5, 6, 2, 3) and clean.meta["b_values"] == [0.0, 1000.0, 1000.0]
+    files = sorted(folder.iterdir())
+    return files, [p.read_bytes().index(b"\xe0\x7f\x10\x00") for p in files]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(victim=st.integers(0, 5), position=st.floats(0.0, 1.0), junk=st.binary(min_size=1, max_size=12))
+def test_damaged_4d_diffusion_header_gives_volume_or_typed_error(diffusion_series, victim, position, junk):
+    files, header_sizes = diffusion_series
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for path in files:
+            shutil.copy(path, folder / path.name)
+        target = folder / files[victim].name
+        data = bytearray(target.read_bytes())
+        offset = 132 + int(position * (header_sizes[victim] - 132))
+        data[offset : offset + len(junk)] = junk
+        target.write_bytes(bytes(data))
+        try:
+            outcome: Volume | DicomError = load_dicom_series(folder, allow_unreadable=True)
+        except DicomError as err:
+            outcome = err
+        if isinstance(outcome, Volume):
+            assert outcome.shape[:2] == (5, 6) and np.all(np.isfinite(outcome.affine))
+        else:
+            assert outcome.files, f"{type(outcome).__name__} names no file: {outcome}"

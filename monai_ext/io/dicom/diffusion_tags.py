@@ -8,7 +8,8 @@ Every direction is returned in DICOM patient coordinates (LPS, unit length), wha
 - GE (0043,1039)[0] b-value, (0019,10BB-10BD): logical frequency, phase and slice axes ``(f, p, s)``; in
   image axes (row direction, column direction, normal) that is ``(-f, -p, s)`` with the phase encoded along the
   columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows (the sign of a direction is immaterial to
-  diffusion, these signs match dcm2niix's vectors; validated on axial ``COL`` data);
+  diffusion, these signs match dcm2niix's vectors; validated on axial ``COL`` data); a vector shorter than
+  unit length scales the nominal b-value by its squared length (GE's multi-shell encoding);
 - Canon classic: ``ImageComments`` ``b=1500(a,b,c)``: image axes, ``(-b, -a, c)`` along (row direction,
   column direction, normal) (as dcm2niix reads them; validated on the dcm_qa_canon DTI).
 """
@@ -72,6 +73,9 @@ def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple
     if any(v is None for v in logical):
         return b_value, None
     freq, phase, slice_ = (float(v) for v in logical if v is not None)
+    length = math.sqrt(freq * freq + phase * phase + slice_ * slice_)
+    if 0.03 < length < 0.97:  # multi-shell GE: one nominal b-value, the shell given by the vector's length
+        b_value *= length * length
     if str(get("InPlanePhaseEncodingDirection", "COL")).upper().startswith("ROW"):
         image = (-phase, freq, slice_)
     else:

@@ -122,7 +122,8 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
         headers: the images of one geometry group (same orientation and frame size).
 
     Returns:
-        The volumes in acquisition order (smallest InstanceNumber first), or ``None`` when the positions hold
+        The volumes in acquisition order (smallest InstanceNumber, then earliest AcquisitionTime, then the
+        separating value first), or ``None`` when the positions hold
         different numbers of images (the caller then tries the older one-field split).
 
     Raises:
