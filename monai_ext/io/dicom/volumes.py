@@ -115,6 +115,13 @@ def _refuse(headers: list[SliceHeader], tried: list[str], why: str) -> Duplicate
     )
 
 
+def _value(key: tuple, rank: int, by_rank: bool) -> Any:
+    """A volume's value of the separating fields: one field's value, a tuple of several, plus the rank."""
+    if not by_rank:
+        return key[0] if len(key) == 1 else key
+    return (*key, rank) if key else rank - 1
+
+
 def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
     """Split images that share slice positions into volumes.
 
@@ -123,8 +130,8 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
 
     Returns:
         The volumes in acquisition order (smallest InstanceNumber, then earliest AcquisitionTime, then the
-        separating value first), or ``None`` when the positions hold
-        different numbers of images (the caller then tries the older one-field split).
+        separating value first), or ``None`` when the positions hold different numbers of images (the caller
+        then tries the older one-field split).
 
     Raises:
         DuplicateSliceError: every position holds the same number of images but nothing tells them apart.
@@ -167,17 +174,15 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
         raise _refuse(headers, names, "the groups found do not each hold one image per position")
     by_rank = classes < per_position
     axis = "+".join([name for name, _ in used] + (["instance_order"] if by_rank else [])) or "instance_order"
-    groups = []
-    for (k, rank), members in volumes.items():
-        value: Any = k[0] if len(k) == 1 and not by_rank else (*k, rank) if k and by_rank else k or rank
-        if not k and by_rank:
-            value = rank - 1
-        groups.append(VolumeGroup(headers=members, axis=axis, value=value))
-    first_instance = {
-        id(g): min((h.instance_number for h in g.headers if h.instance_number is not None), default=0) for g in groups
-    }
-    groups.sort(key=lambda g: (first_instance[id(g)], _sortable(g.value)))
+    groups = [VolumeGroup(headers=m, axis=axis, value=_value(k, rank, by_rank)) for (k, rank), m in volumes.items()]
+    groups.sort(key=_acquisition_order)
     return groups
+
+
+def _acquisition_order(group: VolumeGroup) -> tuple:
+    first = min((h.instance_number for h in group.headers if h.instance_number is not None), default=0)
+    earliest = min((h.acquisition_time for h in group.headers if h.acquisition_time), default="")
+    return (first, earliest, _sortable(group.value))
 
 
 _DERIVED_MARKS = frozenset({"DERIVED", "ADC", "TRACEW", "ISOTROPIC", "TRACE", "FA"})
