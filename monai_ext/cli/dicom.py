@@ -13,7 +13,6 @@ from monai_ext.io.dicom.scan import ScannedSeries, scan
 from monai_ext.io.dicom.stack import split_stacks
 from monai_ext.io.diffusion import bval_bvec_paths
 from monai_ext.io.errors import DicomError
-from monai_ext.io.nifti import save_nifti, sidecar_path
 
 __all__ = ["describe_series", "register"]
 
@@ -94,6 +93,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from monai_ext.io.nifti import save_nifti, sidecar_path  # nibabel: only when writing
+
     volume = load_dicom_series(
         Path(args.folder),
         series_uid=args.series,
