@@ -124,3 +124,13 @@ def test_help_still_lists_every_command(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     assert all(name in text for name in ("dicom", "demo", "bundle", "infer", "sample"))
+
+
+def test_command_table_matches_each_modules_own_parser():
+    """The placeholders of the top-level help say what each command's own parser says."""
+    from monai_ext.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()  # every module imported
+    choices = next(a for a in parser._actions if a.dest == "command")._choices_actions
+    helps = {action.dest: action.help for action in choices}
+    assert helps == {name: text for name, (_, text) in COMMANDS.items()}
