@@ -92,10 +92,22 @@ def _volume_meta(series: ScannedSeries, plan: VolumePlan, dtype: np.dtype) -> di
         "frame_axis": plan.frame_axis[0] if plan.frame_axis else None,
         "frame_values": plan.frame_axis[1] if plan.frame_axis else None,
         **_diffusion_meta(plan),
+        **_time_step(plan),
         "resampled": plan.resample_slices or plan.unshear_slices,
         "problems": list(plan.problems),
         "source_files": [str(p) for p in dict.fromkeys(h.path for h in headers)],
     }
+
+
+_TEMPORAL_AXES = frozenset({"temporal_position", "acquisition_number", "acquisition_time", "instance_order"})
+
+
+def _time_step(plan: VolumePlan) -> dict[str, Any]:
+    """``time_step_s``: RepetitionTime in seconds when the volume axis is time (fMRI, ASL, dynamics)."""
+    if plan.frame_axis is None or not set(plan.frame_axis[0].split("+")) <= _TEMPORAL_AXES:
+        return {}
+    tr = plan.stacks[0][0].repetition_time
+    return {"time_step_s": tr / 1000.0} if tr and tr > 0 else {}
 
 
 def _diffusion_meta(plan: VolumePlan) -> dict[str, Any]:
