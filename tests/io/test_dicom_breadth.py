@@ -326,6 +326,21 @@ def test_screenshot_group_does_not_block_the_scout_stack(tmp_path):
     assert any("screenshot" in p for p in volume.meta["problems"])
 
 
+def test_screenshots_of_the_same_size_without_positions_are_set_aside(tmp_path):
+    uid = "1.2.826.0.1.3680043.8.498.56"
+    for k in range(3):
+        _file(
+            mr_image(np.full((6, 5), k, np.uint16), (0, 0, 2.0 * k), series_uid=uid, instance=k + 1), tmp_path / f"s{k}"
+        )
+    for n in range(2):  # "Exam Summary" pages: same matrix and orientation, no position
+        shot = mr_image(np.zeros((6, 5), np.uint16), (0, 0, 0), series_uid=uid, instance=20 + n,
+                        ImageType=["DERIVED", "SECONDARY", "SUMMARY"])  # fmt: skip
+        del shot.ImagePositionPatient
+        _file(shot, tmp_path / f"summary{n}")
+    volume = load_dicom_series(tmp_path)
+    assert volume.shape == (5, 6, 3) and any("screenshot" in p for p in volume.meta["problems"])
+
+
 def test_file_without_preamble_loads_with_sidecar(tmp_path):
     ds = mr_image(np.arange(30, dtype=np.uint16).reshape(6, 5), (0, 0, 0), series_uid="1.2.3", instance=1)
     path = _file(ds, tmp_path / "in" / "a.dcm")
