@@ -10,6 +10,7 @@ four bytes. Values are text; numbers are parsed by the caller.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -88,14 +89,15 @@ def parse_csa(data: bytes) -> dict[str, CsaElement]:
 
 
 def csa_floats(csa: dict[str, CsaElement], name: str) -> tuple[float, ...] | None:
-    """The values of tag ``name`` as floats, ``None`` when absent or not numeric."""
+    """The values of tag ``name`` as floats, ``None`` when absent, not numeric or not finite."""
     element = csa.get(name)
     if element is None or not element.values:
         return None
     try:
-        return tuple(float(v) for v in element.values)
+        values = tuple(float(v) for v in element.values)
     except ValueError:
         return None
+    return values if all(math.isfinite(v) for v in values) else None
 
 
 def csa_float(csa: dict[str, CsaElement], name: str) -> float | None:

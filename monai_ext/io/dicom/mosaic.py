@@ -92,7 +92,7 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
     try:
         ds = _read_private(path)
         csa = parse_csa(_bytes(ds, _CSA_IMAGE) or b"")
-    except (CsaError, Exception) as err:  # pydicom raises many types on malformed private data
+    except Exception as err:  # CsaError, or any of the many types pydicom raises on malformed private data
         raise _refuse(path, f"no readable Siemens CSA image header (0029,1010) ({err})") from err
     count = csa_int(csa, "NumberOfImagesInMosaic")
     if count is None:
@@ -111,7 +111,7 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
     normal = csa_floats(csa, "SliceNormalVector")
     row, col = np.asarray(header.orientation[:3]), np.asarray(header.orientation[3:])
     cross = np.cross(row, col)
-    if normal is None or len(normal) != 3 or np.linalg.norm(normal) < 1e-6:
+    if normal is None or len(normal) != 3 or not np.all(np.isfinite(normal)) or np.linalg.norm(normal) < 1e-6:
         raise _refuse(path, "the CSA header has no SliceNormalVector (slice direction unknown)")
     normal_vec = np.asarray(normal, float) / np.linalg.norm(normal)
     if abs(float(normal_vec @ cross)) < _PARALLEL:
