@@ -21,8 +21,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from monai_ext.io.dicom.header_values import first_float, float_tuple
 
 __all__ = ["DIFFUSION_KEYWORDS", "read_diffusion"]
@@ -46,22 +44,22 @@ def _unit(vector: tuple[float, ...] | None) -> tuple[float, float, float] | None
     return (vector[0] / norm, vector[1] / norm, vector[2] / norm)
 
 
-def _image_axes(orientation: tuple[float, ...] | None) -> np.ndarray | None:
-    """``(3, 3)`` columns: row direction, column direction, slice normal (LPS)."""
+def _to_patient(vector: tuple[float, float, float], orientation: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """``vector`` along (row direction, column direction, normal) as LPS components (plain floats: it runs per
+    image, where numpy's overhead would dominate)."""
     if orientation is None or len(orientation) != 6:
         return None
-    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
-    normal = np.cross(row, col)
-    if np.linalg.norm(normal) < 1e-6:
+    r0, r1, r2, c0, c1, c2 = orientation
+    n0, n1, n2 = r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0
+    norm = math.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    if norm < 1e-6:
         return None
-    return np.stack([row, col, normal / np.linalg.norm(normal)], axis=1)
-
-
-def _to_patient(vector: tuple[float, float, float], orientation: tuple[float, ...] | None) -> tuple[float, ...] | None:
-    axes = _image_axes(orientation)
-    if axes is None:
-        return None
-    return tuple(float(v) for v in axes @ np.asarray(vector, float))
+    x, y, z = vector
+    return (
+        x * r0 + y * c0 + z * n0 / norm,
+        x * r1 + y * c1 + z * n1 / norm,
+        x * r2 + y * c2 + z * n2 / norm,
+    )
 
 
 def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple[float | None, tuple | None]:

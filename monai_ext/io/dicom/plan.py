@@ -17,6 +17,7 @@ from monai_ext.io.dicom.header import SliceHeader
 from monai_ext.io.dicom.scan import ScannedSeries
 from monai_ext.io.dicom.stack import Stack, is_screenshot_like, split_stacks
 from monai_ext.io.errors import (
+    CorruptDicomError,
     GantryTiltError,
     InconsistentSeriesError,
     MissingGeometryError,
@@ -149,6 +150,15 @@ def _pixel_spacing(headers: list[SliceHeader], problems: list[str]) -> tuple[flo
 
 
 def _check_pixel_format(headers: list[SliceHeader]) -> None:
+    bad = [
+        h for h in headers if h.bits_allocated not in (1, 8, 16, 32, 64) or not 0 < h.bits_stored <= h.bits_allocated
+    ]
+    if bad:
+        h = bad[0]
+        raise CorruptDicomError(
+            f"BitsStored {h.bits_stored} / BitsAllocated {h.bits_allocated} is not a valid pixel format",
+            [b.path for b in bad],
+        )
     formats = {(h.bits_allocated, h.samples_per_pixel, h.photometric) for h in headers}
     if len(formats) > 1:
         paths = [
