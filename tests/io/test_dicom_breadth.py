@@ -390,6 +390,10 @@ def test_vendor_diffusion_frames_come_out_in_patient_axes():
     b, direction = read_diffusion(_getter({**ge, "InPlanePhaseEncodingDirection": "COL"}), oblique, "GE MEDICAL")
     assert b == pytest.approx(1000 * 0.36)  # multi-shell: the vector's squared length scales the b-value
     np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # -freq along the row direction
+    coronal = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)  # normal along P: GE's phase axis is reversed for coronal slices
+    ge_phase = {**ge, "GEDiffusionFreq": "0", "GEDiffusionPhase": "1"}
+    _, direction = read_diffusion(_getter(ge_phase), coronal, "GE MEDICAL")
+    np.testing.assert_allclose(direction, [0.0, 0.0, -1.0], atol=1e-9)  # +phase along the column direction
     canon = {"DiffusionBValue": 1500.0, "ImageComments": "b=1500(0.000,1.000,0.000)"}
     b, direction = read_diffusion(_getter(canon), oblique, "CANON_MEC")
     np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # (a, b, c) -> (-b, -a, c) image axes

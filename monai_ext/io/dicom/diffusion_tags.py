@@ -7,8 +7,9 @@ Every direction is returned in DICOM patient coordinates (LPS, unit length), wha
 - Philips private (2001,1003) and (2005,10B0-10B2): patient frame (RL, AP, FH = L, P, S axes);
 - GE (0043,1039)[0] b-value, (0019,10BB-10BD): logical frequency, phase and slice axes ``(f, p, s)``; in
   image axes (row direction, column direction, normal) that is ``(-f, -p, s)`` with the phase encoded along the
-  columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows (the sign of a direction is immaterial to
-  diffusion, these signs match dcm2niix's vectors; validated on axial ``COL`` data); a vector shorter than
+  columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows, with the second component negated for coronal
+  slices (the sign of a direction is immaterial to diffusion; these axes follow dcm2niix's GE rules and are
+  validated on axial ``COL`` data); a vector shorter than
   unit length scales the nominal b-value by its squared length (GE's multi-shell encoding);
 - Canon classic: ``ImageComments`` ``b=1500(a,b,c)``: image axes, ``(-b, -a, c)`` along (row direction,
   column direction, normal) (as dcm2niix reads them; validated on the dcm_qa_canon DTI).
@@ -62,6 +63,15 @@ def _to_patient(vector: tuple[float, float, float], orientation: tuple[float, ..
     )
 
 
+def _dominant_axis(orientation: tuple[float, ...] | None) -> int | None:
+    """0, 1 or 2: the patient axis (L, P, S) closest to the slice normal (sagittal, coronal, axial)."""
+    if orientation is None or len(orientation) != 6:
+        return None
+    r0, r1, r2, c0, c1, c2 = orientation
+    normal = (abs(r1 * c2 - r2 * c1), abs(r2 * c0 - r0 * c2), abs(r0 * c1 - r1 * c0))
+    return normal.index(max(normal))
+
+
 def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple[float | None, tuple | None]:
     raw_b = first_float(get("GEBValue"))
     if raw_b is None:
@@ -78,6 +88,8 @@ def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple
         image = (-phase, freq, slice_)
     else:
         image = (-freq, -phase, slice_)
+    if _dominant_axis(orientation) == 1:  # coronal slices: GE's logical phase axis points the other way
+        image = (image[0], -image[1], image[2])
     unit = _unit(image)
     return b_value, (_to_patient(unit, orientation) if unit else None)
 
