@@ -14,8 +14,9 @@ Each cell is a fresh process, as a user runs the command, writing ``.nii.gz`` (b
   start-up the issue measured);
 * dcm2niix: ``dcm2niix -z y -b y -o OUTDIR FOLDER``.
 
-Measured per cell: the median (min-max) wall time of ``--runs`` runs and the median peak RSS of the process
-(``os.wait4``'s ``ru_maxrss``). The table also compares the two outputs (after the last run): shape up to axis
+Measured per cell (GNU ``/usr/bin/time`` around each process): the median (min-max) wall time of ``--runs`` runs,
+the median CPU time (user + system: less sensitive than wall time to other work on a shared machine) and the
+median peak RSS. The table also compares the two outputs (after the last run): shape up to axis
 order, the largest voxel-size difference, the distance between the volume centres, the smallest per-volume
 voxel correlation, and whether b-values and diffusion directions (as world-space axes) agree.
 Also printed: the start-up of ``monai-ext dicom convert`` on an empty folder (every import, then the "no series"
@@ -50,12 +51,12 @@ CASES = (
 TIME = "/usr/bin/time"  # GNU time: reports the peak RSS of the command alone (not of a fork of this process)
 
 
-def _run(command: list[str], ok_codes: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Wall time (s) and peak RSS (MB) of one process."""
+def _run(command: list[str], ok_codes: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Wall time (s), peak RSS (MB) and CPU time (user + system, s) of one process."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
         proc = subprocess.run(
-            [TIME, "-f", "%M", "-o", rss.name, *command],
+            [TIME, "-f", "%M %U %S", "-o", rss.name, *command],
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -63,19 +64,22 @@ def _run(command: list[str], ok_codes: tuple[int, ...] = (0,)) -> tuple[float, f
         elapsed = time.perf_counter() - start
         if proc.returncode not in ok_codes:
             raise SystemExit(f"failed: {' '.join(command)}\n{proc.stderr}")
-        peak_kb = float(rss.read().strip().splitlines()[-1])
-    return elapsed, peak_kb / 1024.0
+        peak_kb, user, system = (float(v) for v in rss.read().strip().splitlines()[-1].split())
+    return elapsed, peak_kb / 1024.0, user + system
 
 
-def _cell(commands: list[list[str]], runs: int, ok_codes: tuple[int, ...] = (0,)) -> tuple[list[float], list[float]]:
-    times, peaks = [], []
+def _cell(
+    commands: list[list[str]], runs: int, ok_codes: tuple[int, ...] = (0,)
+) -> tuple[list[float], list[float], list[float]]:
+    times, peaks, cpus = [], [], []
     for _ in range(runs):
         for command in commands[:-1]:  # set-up commands (clearing an output folder) are not timed
             subprocess.run(command, check=True)
-        elapsed, peak = _run(commands[-1], ok_codes)
+        elapsed, peak, cpu = _run(commands[-1], ok_codes)
         times.append(elapsed)
         peaks.append(peak)
-    return times, peaks
+        cpus.append(cpu)
+    return times, peaks, cpus
 
 
 def _fmt(values: list[float], unit: str) -> str:
@@ -108,7 +112,7 @@ def main() -> None:
             str(work / "empty"),
             str(work / "x.nii"),
         ]
-        startup, startup_rss = _cell([empty], args.runs, ok_codes=(2,))
+        startup, startup_rss, startup_cpu = _cell([empty], args.runs, ok_codes=(2,))
         for case in args.case or CASES:
             folder = args.data / "dicom-breadth" / case / "dicom"
             if not folder.exists():
@@ -126,12 +130,16 @@ def main() -> None:
             reference = next(ref_dir.glob("*.nii.gz"))
             rows.append((case, ours, theirs, compare_with_dcm2niix(ours_out, reference)))
     peak = statistics.median(startup_rss)
-    print(f"\nstart-up of `monai-ext dicom convert` (empty folder): {_fmt(startup, 's')}, {peak:.0f} MB\n")
+    print(
+        f"\nstart-up of `monai-ext dicom convert` (empty folder): wall {_fmt(startup, 's')}, "
+        f"CPU {_fmt(startup_cpu, 's')}, {peak:.0f} MB\n"
+    )
     header = ("case", "shape", "spacing diff mm", "centre diff mm", "min corr", "bvals/bvecs", "ours time",
-              "dcm2niix time", "time ratio", "ours peak MB", "dcm2niix peak MB")  # fmt: skip
+              "dcm2niix time", "time ratio", "ours CPU s", "dcm2niix CPU s", "ours peak MB",
+              "dcm2niix peak MB")  # fmt: skip
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
-    for case, (t_ours, m_ours), (t_ref, m_ref), cmp in rows:
+    for case, (t_ours, m_ours, c_ours), (t_ref, m_ref, c_ref), cmp in rows:
         diffusion = (
             "-"
             if cmp.bvals_equal is None
@@ -143,6 +151,7 @@ def main() -> None:
         print(" | ".join((
             case, shape, f"{cmp.spacing_diff:.2g}", f"{cmp.centre_diff:.2g}", f"{cmp.min_correlation:.6f}", diffusion,
             _fmt(t_ours, "s"), _fmt(t_ref, "s"), f"{statistics.median(t_ours) / statistics.median(t_ref):.2f}x",
+            f"{statistics.median(c_ours):.2f}", f"{statistics.median(c_ref):.2f}",
             f"{statistics.median(m_ours):.0f}", f"{statistics.median(m_ref):.0f}",
         )))  # fmt: skip
 
