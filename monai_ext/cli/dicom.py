@@ -84,6 +84,11 @@ def _print_table(entries: list[dict[str, Any]], skipped: list[dict[str, str]]) -
 def _ls(args: argparse.Namespace) -> int:
     result = scan(Path(args.folder))
     entries = [describe_series(s, resample=args.resample) for s in result.series]
+    for entry in entries:
+        refused = [s for s in result.skipped if s.series_uid and s.series_uid == entry["series_uid"]]
+        if refused:
+            entry["problems"].append(f"{len(refused)} file(s) of this series cannot be used: {refused[0].reason}")
+            entry["loadable"] = False
     skipped = [{"path": str(s.path), "reason": s.reason} for s in result.skipped]
     if args.json:
         print(json.dumps({"folder": str(args.folder), "series": entries, "skipped": skipped}, indent=2))

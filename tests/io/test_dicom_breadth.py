@@ -22,6 +22,7 @@ from monai_ext.io import (
     CorruptDicomError,
     DuplicateSliceError,
     NoSeriesError,
+    UnsupportedImageError,
     load_dicom_series,
     save_nifti,
     scan,
@@ -298,6 +299,19 @@ def test_mosaic_without_csa_is_refused_never_returned_as_one_slice(tmp_path):
     assert not result.series and "MOSAIC" in result.skipped[0].reason
     with pytest.raises(NoSeriesError, match="MOSAIC"):
         load_dicom_series(tmp_path)
+
+
+def test_a_series_missing_a_refused_mosaic_does_not_load_silently_without_it(tmp_path):
+    truth = np.ones((4, 6, 5), np.uint16)
+    write_mosaic(tmp_path, truth, n_time=3)
+    path = sorted(tmp_path.iterdir())[1]
+    ds = pydicom.dcmread(path)
+    del ds[0x00291010]  # its CSA header is gone: that volume cannot be unpacked
+    ds.save_as(path)
+    with pytest.raises(UnsupportedImageError, match="silently miss") as info:
+        load_dicom_series(tmp_path)
+    assert info.value.files == [path]
+    assert load_dicom_series(tmp_path, allow_unreadable=True).shape == (5, 6, 4, 2)
 
 
 def test_uih_vframe_is_refused_saying_what_it_is(tmp_path):

@@ -91,6 +91,7 @@ class SkippedFile:
 
     path: Path
     reason: str
+    series_uid: str | None = None
 
 
 @dataclass
@@ -324,12 +325,14 @@ def _unpack_layouts(headers: list[SliceHeader]) -> list[SliceHeader]:
             "UIH VFRAME image: several slices stored as tiles of one image with their geometry in UIH private "
             "tags, which this loader does not unpack; export the series as one image per slice",
             [first.path],
+            series_uid=first.series_uid,
         )
     if first.pulse_sequence and "epi_pepolar" in first.pulse_sequence.lower():
         raise UnsupportedImageError(
             f"GE {first.pulse_sequence} series: its volumes alternate the phase-encoding polarity and the "
             "reversed ones are stored row-flipped with nothing in the public header to say which; not converted",
             [first.path],
+            series_uid=first.series_uid,
         )
     if len(headers) == 1 and is_mosaic(first):
         return expand_mosaic(first)
@@ -389,7 +392,7 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 skipped.append(SkippedFile(path, err.problem))
                 continue
             except UnsupportedImageError as err:
-                skipped.append(SkippedFile(path, f"unsupported: {err.problem}"))
+                skipped.append(SkippedFile(path, f"unsupported: {err.problem}", err.series_uid))
                 continue
             except CorruptDicomError as err:
                 skipped.append(SkippedFile(path, f"corrupt: {err.problem}"))
