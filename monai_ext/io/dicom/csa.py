@@ -51,6 +51,12 @@ def parse_csa(data: bytes) -> dict[str, CsaElement]:
 
     Raises:
         CsaError: truncated, or counts and lengths that do not fit the bytes.
+
+    Example:
+        >>> parse_csa(b"SV10" + bytes(4) + b"\\x00" * 8)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        ...
+        CsaError: CSA header claims 0 tags
     """
     version2 = data[:4] == b"SV10"
     pos = 8 if version2 else 0
