@@ -211,21 +211,26 @@ def test_philips_derived_trace_volume_is_left_out_like_dcm2niix(tmp_path):
     assert any("derived trace" in p for p in volume.meta["problems"])
 
 
-def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path):
-    data = _volumes(n_vol=2, n_slices=3)
+@pytest.mark.parametrize(
+    ("b_values", "directional"),
+    [((0.0, 800.0), True), ((0.0, 500.0, 1000.0), False)],
+    ids=["dwi", "xa-tracew"],  # Siemens XA TRACEW: trace-weighted frames, b-values only
+)
+def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path, b_values, directional):
+    data = _volumes(n_vol=len(b_values), n_slices=3)
     uid = "1.2.826.0.1.3680043.8.498.77"
     ds = mr_image(
         np.zeros((6, 5), np.uint16), (0, 0, 0), series_uid=uid, instance=1, Manufacturer="Siemens Healthineers"
     )
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
     frames, pixels = [], []
-    for t, b_value in enumerate((0.0, 800.0)):
+    for t, b_value in enumerate(b_values):
         for k in range(3):
             plane, content, diffusion = Dataset(), Dataset(), Dataset()
             plane.ImagePositionPatient = [0, 0, 3.0 * k]
             content.InStackPositionNumber = k + 1
             diffusion.DiffusionBValue = b_value
-            if b_value:
+            if b_value and directional:
                 direction = Dataset()
                 direction.DiffusionGradientOrientation = [0.0, 0.0, 1.0]
                 diffusion.DiffusionGradientDirectionSequence = DicomSequence([direction])
@@ -247,8 +252,11 @@ def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path):
     ds.PixelData = np.stack(pixels).astype(np.uint16).tobytes()
     _file(ds, tmp_path / "enhanced.dcm")
     volume = load_dicom_series(tmp_path)
-    assert volume.shape == (5, 6, 3, 2) and volume.meta["b_values"] == [0.0, 800.0]
+    assert volume.shape == (5, 6, 3, len(b_values)) and volume.meta["b_values"] == list(b_values)
+    assert volume.meta["frame_axis"] == "diffusion"
     np.testing.assert_array_equal(volume.array, _ijk(data))
+    save_nifti(volume, tmp_path / "out" / "dwi.nii.gz")
+    assert np.loadtxt(tmp_path / "out" / "dwi.bval").tolist() == list(b_values)
 
 
 def test_ambiguous_repeats_are_refused_naming_the_fields_tried(tmp_path):
