@@ -24,6 +24,7 @@ class BundleInfo:
     metrics: dict = field(default_factory=dict)
     kind: str = ""
     dataSource: str = ""
+    takesMask: bool = False  # the input is a binary mask: a segment of a segmentation node can be the input
 
 
 def readMetadata(bundlePath: str | Path) -> dict:
@@ -66,7 +67,19 @@ def readBundleInfo(bundlePath: str | Path) -> BundleInfo:
         metrics=metadata.get("eval_metrics") or metadata.get("metrics") or metadata.get("performance") or {},
         kind=bundleKind(network),
         dataSource=str(metadata.get("data_source", "")),
+        takesMask=any(isMaskInput(spec) for spec in network.get("inputs", {}).values()),
     )
+
+
+MASK_WORDS = ("mask", "segmentation", "label")
+
+
+def isMaskInput(spec) -> bool:
+    """An input declared as a mask/label map (``format`` or ``modality`` says so), e.g. "CT-derived shape mask"."""
+    if not isinstance(spec, dict):
+        return False
+    text = f"{spec.get('format', '')} {spec.get('modality', '')} {spec.get('type', '')}".lower()
+    return any(word in text for word in MASK_WORDS)
 
 
 def bundleKind(network: dict) -> str:

@@ -11,7 +11,23 @@ def probabilityRows(result: dict) -> list[tuple[str, float]]:
     probabilities = [float(value) for value in result.get("probabilities") or []]
     names = list(result.get("classNames") or [])
     names += [f"class {index}" for index in range(len(names), len(probabilities))]
-    return list(zip(names, probabilities, strict=False))
+    return list(zip(names, probabilities))  # names were padded to the same length
+
+
+def segmentProbabilityMaps(result: dict) -> dict:
+    """Segment name -> probability map path of every label in ``result["segmentations"]`` that has one.
+
+    Names are made unique across outputs (``"<output>: <name>"`` when two outputs share a label name).
+    """
+    found: dict = {}
+    for outputName, output in (result.get("segmentations") or {}).items():
+        for label in (output or {}).get("labels") or []:
+            path = label.get("probability_map") if isinstance(label, dict) else None
+            if not path:
+                continue
+            name = str(label.get("name") or f"label {label.get('value')}")
+            found[name if name not in found else f"{outputName}: {name}"] = str(path)
+    return found
 
 
 def predictedClass(result: dict) -> str:
