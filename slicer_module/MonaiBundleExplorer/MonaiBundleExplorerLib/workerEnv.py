@@ -202,7 +202,7 @@ def downloadSize(url: str, timeout: float = 10.0) -> int | None:
         if path.is_file():
             return path.stat().st_size
         if path.is_dir():
-            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file() and ".git" not in item.parts)
+            return folderSize(path)
         return None
     if not url.startswith(("https://", "http://")):
         return None
@@ -212,6 +212,15 @@ def downloadSize(url: str, timeout: float = 10.0) -> int | None:
             return int(length) if length else None
     except (OSError, ValueError):
         return None
+
+
+def folderSize(folder: Path) -> int:
+    """Bytes of a source folder pip would copy: hidden folders (.git, .venv*) and caches are left out."""
+    total = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [name for name in dirs if not name.startswith(".") and name != "__pycache__"]
+        total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
+    return total
 
 
 def pythonVersionOf(python, env: dict | None = None) -> tuple:
