@@ -76,10 +76,10 @@ class PanelController:
         self.ui.bundleInfoText.setPlainText(self.logic.describeBundle(params.bundlePath, params.trustBundle))
         for widget in (self.ui.inputSegmentationSelector, self.ui.inputSegmentComboBox):
             widget.setEnabled(takesMask)
-        self._fillCombo(self.ui.inputSegmentComboBox, segmentations.segmentNames(params.inputSegmentation),
-                        params.inputSegmentName)  # fmt: skip
-        if params.inputSegmentation is not None and not params.inputSegmentName:
-            params.inputSegmentName = qtValue(self.ui.inputSegmentComboBox.currentText)
+        segmentNames = segmentations.segmentNames(params.inputSegmentation)
+        self._fillCombo(self.ui.inputSegmentComboBox, segmentNames, params.inputSegmentName)
+        if params.inputSegmentName not in segmentNames:  # a new segmentation, or none: its first segment
+            params.inputSegmentName = segmentNames[0] if segmentNames else ""
         names = sorted(self.outputs.probabilityNodes) if self.outputs is not None else []
         self._fillCombo(self.ui.probabilitySegmentComboBox, names, params.probabilitySegment)
         self.ui.probabilitySegmentComboBox.setEnabled(bool(names))

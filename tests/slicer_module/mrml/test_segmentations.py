@@ -133,8 +133,10 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path)
     assert slicer.util.arrayFromVolume(reference).sum() == array.sum()  # the mask the worker saw
     assert segmentations.segmentNames(outputs.segmentationNodes["segmentation"]) == ["low", "high"]
     np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(outputs.heatmapNode), mrmlAdapter.ijkToRasArray(reference))
+    wrong = pipeline.InferenceJob(segmentation_node, options, segmentName="liver")
     with pytest.raises(ValueError, match=r"no segment named 'liver'.*segments: organ"):
-        pipeline.InferenceJob(segmentation_node, options, segmentName="liver").start()
+        wrong.start()
+    wrong.cleanup()
 
 
 def test_save_as_dicom_asks_the_worker_and_skips_the_import_without_a_dicom_module(scene, input_volume, tmp_path):

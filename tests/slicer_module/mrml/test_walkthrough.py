@@ -190,6 +190,14 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
     view.parameter_changed()
     assert view.params.inputSegmentName == "kidney" and ui.applyButton.isEnabled()
     view.screenshot("2-chosen")
+    other = view.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Other")  # switching segmentations...
+    view.choose(inputSegmentation=other)
+    assert view.params.inputSegmentName == "" and ui.inputSegmentComboBox.count() == 0
+    view.choose(inputSegmentation=segmentation)  # ...and back: its first segment, then the user's choice again
+    assert view.params.inputSegmentName == "adrenal"
+    ui.inputSegmentComboBox.setCurrentIndex(1)
+    view.parameter_changed()
+    view.scene.RemoveNode(other)
     before = scene_snapshot(view.scene)
 
     # Apply: progress shows and Apply turns into Cancel; then cancel.
