@@ -129,6 +129,35 @@ def test_mask_bundles_are_recognised(tmp_path):
     assert bundleInfo.readBundleInfo(REPO / "bundles" / "adrenal_hyperplasia_classifier_3d").takesMask
 
 
+def test_segmentation_bundles_list_their_segments(tmp_path):
+    info = bundleInfo.readBundleInfo(testing.writeTinyBundle(tmp_path / "mask", maskInput=True))
+    assert info.segmentNames == ["low", "high"] and info.kind == "classifier"  # it has class probabilities too
+    text = bundleInfo.summary(info, trusted=False)
+    assert "Segments: low, high" in text and "Input: a mask" in text
+    zoo = {"seg": {"type": "segmentation", "channel_def": {"0": "background", "1": "spleen", "2": "liver"}}}
+    assert bundleInfo.segmentLabelNames(zoo) == ["spleen", "liver"]
+    assert bundleInfo.bundleKind({"outputs": zoo}) == "segmentation"
+
+
+def test_batch_csv_has_segment_volumes(tmp_path):
+    items = [
+        {
+            "inputPath": "a.nii",
+            "segmentations": {
+                "seg": {
+                    "labels": [
+                        {"value": 1, "name": "liver", "volume_mm3": 1500.5},
+                        {"value": 2, "name": "spleen", "volume_mm3": 0.0},
+                    ]
+                }
+            },
+        }
+    ]
+    header, rows = results.batchRows(items)
+    assert header[3:5] == ["mm3:seg:liver", "mm3:seg:spleen"]
+    assert rows[0]["mm3:seg:liver"] == "1500.5" and rows[0]["mm3:seg:spleen"] == "0"
+
+
 def test_segment_probability_maps_are_named_and_unique():
     result = {
         "segmentations": {
