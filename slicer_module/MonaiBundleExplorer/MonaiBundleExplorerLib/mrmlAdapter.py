@@ -167,6 +167,24 @@ def fillProbabilityTable(rows, tableNode=None, scene=None, name: str = "Class pr
     return tableNode
 
 
+def fillSegmentVolumeTable(rows, scene, name: str = "Segment volumes"):
+    """A new table node: ``Output``, ``Segment``, ``Voxels``, ``Volume (mm3)`` (from result.json)."""
+    tableNode = scene.AddNewNodeByClass("vtkMRMLTableNode", scene.GenerateUniqueName(name))
+    table = tableNode.GetTable()
+    columns = [vtk.vtkStringArray(), vtk.vtkStringArray(), vtk.vtkIntArray(), vtk.vtkDoubleArray()]
+    for column, title in zip(columns, ("Output", "Segment", "Voxels", "Volume (mm3)")):
+        column.SetName(title)
+    for output, segment, voxels, volume in rows:
+        columns[0].InsertNextValue(str(output))
+        columns[1].InsertNextValue(str(segment))
+        columns[2].InsertNextValue(int(voxels))
+        columns[3].InsertNextValue(float(volume))
+    for column in columns:
+        table.AddColumn(column)
+    tableNode.Modified()
+    return tableNode
+
+
 def fillTableFromRows(header, rows, tableNode=None, scene=None, name: str = "Batch results"):
     """A string table (the batch CSV) as a table node."""
     scene = scene or slicer.mrmlScene

@@ -35,6 +35,7 @@ class LoadedOutputs:
     probabilityNodes: dict = field(default_factory=dict)  # segment name -> probability map volume node
     dicomFolder: str | None = None  # what the worker wrote for "Save results as DICOM" (None if nothing)
     dicomImported: bool = False  # True once imported into Slicer's DICOM database
+    segmentTableNode: object | None = None  # voxels and mm3 of each segment (from result.json)
 
 
 class Job:
@@ -178,7 +179,12 @@ class InferenceJob(Job):
             mrmlAdapter.fillProbabilityTable(rows, scene=scene, name=f"{baseName} probabilities") if rows else None
         )
         dicomFolder = str(self.dicomFolder) if self.dicomFolder.is_dir() and any(self.dicomFolder.iterdir()) else None
-        return LoadedOutputs(heatmapNode, tableNode, others, segmentationNodes, probabilities, dicomFolder)
+        volumeRows = results.segmentVolumeRows(self.result)
+        segmentTable = (
+            mrmlAdapter.fillSegmentVolumeTable(volumeRows, scene, f"{baseName} segment volumes") if volumeRows else None
+        )
+        return LoadedOutputs(heatmapNode, tableNode, others, segmentationNodes, probabilities, dicomFolder,
+                             segmentTableNode=segmentTable)  # fmt: skip
 
     def _loadMap(self, path: str, name: str):
         node = mrmlAdapter.loadVolumeFile(path, name, self.referenceNode)

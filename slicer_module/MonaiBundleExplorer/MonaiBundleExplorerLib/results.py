@@ -73,6 +73,17 @@ def segmentVolumes(result: dict) -> dict:
     return volumes
 
 
+def segmentVolumeRows(result: dict) -> list:
+    """``(output, segment, voxels, volume_mm3)`` for every listed label (missing counts read as 0)."""
+    rows = []
+    for outputName, output in (result.get("segmentations") or {}).items():
+        for label in (output or {}).get("labels") or []:
+            if isinstance(label, dict):
+                name = label.get("name") or f"label {label.get('value')}"
+                rows.append((outputName, name, int(label.get("voxels") or 0), float(label.get("volume_mm3") or 0.0)))
+    return rows
+
+
 def writeBatchCsv(path: str | Path, items: list[dict]) -> Path:
     header, rows = batchRows(items)
     path = Path(path)

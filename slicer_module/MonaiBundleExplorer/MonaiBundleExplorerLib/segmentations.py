@@ -35,7 +35,7 @@ def segmentNames(segmentationNode) -> list[str]:
 
 
 def exportSegment(segmentationNode, segmentName: str, referenceVolume=None):
-    """One segment (by name) as a new 0/1 ``uint8`` label map node, on ``referenceVolume``'s grid if given.
+    """One segment (by name) as a new 0/1 ``uint8`` label map node on ``referenceVolume``'s whole grid if given.
 
     The node is added to the scene (the export needs it there); the caller removes it or keeps it as the grid
     of the results. A parent transform of the segmentation is hardened into it, so the worker sees the mask where
@@ -53,7 +53,16 @@ def exportSegment(segmentationNode, segmentName: str, referenceVolume=None):
     ids = vtk.vtkStringArray()
     ids.InsertNextValue(segmentId)
     logic = slicer.vtkSlicerSegmentationsModuleLogic
-    if not logic.ExportSegmentsToLabelmapNode(segmentationNode, ids, labelmapNode, referenceVolume):
+    # The whole reference grid (the volume's, else the segmentation's own), never the segment's bounding box.
+    geometry = segmentation.GetConversionParameter(
+        slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName()
+    )
+    extent = (
+        slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY
+        if referenceVolume is not None or geometry
+        else slicer.vtkSegmentation.EXTENT_UNION_OF_SEGMENTS_PADDED
+    )
+    if not logic.ExportSegmentsToLabelmapNode(segmentationNode, ids, labelmapNode, referenceVolume, extent):
         scene.RemoveNode(labelmapNode)
         raise RuntimeError(f"Could not export segment {segmentName!r} of {segmentationNode.GetName()}")
     slicer.util.updateVolumeFromArray(labelmapNode, (slicer.util.arrayFromVolume(labelmapNode) > 0).astype(np.uint8))

@@ -110,8 +110,13 @@ def test_a_label_map_on_another_grid_is_refused(scene, input_volume, tmp_path):
         segmentations.loadSegmentationOutput("pred", output, input_volume, "x")
 
 
-def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path):
-    """A segmentation with no reference volume: the exported mask is kept (a new node) and the results sit on it."""
+@pytest.mark.parametrize("geometry", [True, False], ids=["own-geometry", "no-geometry"])
+def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path, geometry):
+    """A segmentation with no reference volume: the exported mask is kept (a new node) and the results sit on it.
+
+    It covers the segmentation's own reference geometry when it has one (the volume it was drawn on was removed),
+    else the segment with a margin.
+    """
     labelmap = slicer.vtkMRMLLabelMapVolumeNode()
     scene.AddNode(labelmap)
     array = np.zeros((6, 7, 8), np.uint8)
@@ -121,7 +126,10 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path)
     segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
     assert slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, segmentation_node)
     segmentation_node.GetSegmentation().GetNthSegment(0).SetName("organ")
+    if geometry:
+        segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(labelmap)
     scene.RemoveNode(labelmap)
+    assert segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole()) is None
     bundle = testing.writeTinyBundle(tmp_path / "mask_bundle", maskInput=True)
     options = pipeline.InferenceOptions(bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable)
     job = pipeline.InferenceJob(segmentation_node, options, segmentName="organ").start().wait(timeout=120)
@@ -130,8 +138,18 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path)
     job.cleanup()
     reference = job.referenceNode
     assert reference.IsA("vtkMRMLLabelMapVolumeNode") and reference.GetName() == "Seg organ mask"
-    assert slicer.util.arrayFromVolume(reference).sum() == array.sum()  # the mask the worker saw
+    mask = slicer.util.arrayFromVolume(reference)
+    if geometry:
+        np.testing.assert_array_equal(mask, array)  # the whole grid, not the segment's bounding box
+    else:
+        assert mask.sum() == array.sum() and mask.shape == (6, 6, 7)  # the segment (4, 4, 5) with a margin
     assert segmentations.segmentNames(outputs.segmentationNodes["segmentation"]) == ["low", "high"]
+    table = outputs.segmentTableNode
+    labels = job.result["segmentations"]["segmentation"]["labels"]
+    assert [table.GetCellText(row, 1) for row in range(table.GetNumberOfRows())] == ["low", "high"]
+    assert [int(table.GetCellText(row, 2)) for row in range(2)] == [label["voxels"] for label in labels]
+    assert float(table.GetCellText(0, 3)) == pytest.approx(labels[0]["volume_mm3"])
+    assert labels[0]["voxels"] > 0 and labels[0]["volume_mm3"] == pytest.approx(labels[0]["voxels"] * 1.0)
     np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(outputs.heatmapNode), mrmlAdapter.ijkToRasArray(reference))
     wrong = pipeline.InferenceJob(segmentation_node, options, segmentName="liver")
     with pytest.raises(ValueError, match=r"no segment named 'liver'.*segments: organ"):

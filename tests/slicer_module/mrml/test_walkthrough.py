@@ -224,6 +224,8 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
     assert view.params.outputSegmentation is result and view.params.outputHeatmap is outputs.heatmapNode
     composite = view.scene.GetFirstNodeByClass("vtkMRMLSliceCompositeNode")
     assert composite.GetForegroundVolumeID() == outputs.heatmapNode.GetID()
+    assert slicer.util.arrayFromVolume(outputs.heatmapNode).shape == slicer.util.arrayFromVolume(volume).shape
+    np.testing.assert_array_equal(mrmlAdapter.ijkToRasArray(outputs.heatmapNode), mrmlAdapter.ijkToRasArray(volume))
     assert [view.params.outputTable.GetCellText(r, 0) for r in range(2)] == testing.CLASS_NAMES
     probability_names = [
         ui.probabilitySegmentComboBox.itemText(i) for i in range(ui.probabilitySegmentComboBox.count())
