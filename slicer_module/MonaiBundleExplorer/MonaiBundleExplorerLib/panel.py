@@ -79,7 +79,9 @@ class PanelController:
         segmentNames = segmentations.segmentNames(params.inputSegmentation)
         self._fillCombo(self.ui.inputSegmentComboBox, segmentNames, params.inputSegmentName)
         if params.inputSegmentName not in segmentNames:  # a new segmentation, or none: its first segment
-            params.inputSegmentName = segmentNames[0] if segmentNames else ""
+            first = segmentNames[0] if segmentNames else ""
+            if params.inputSegmentName != first:
+                params.inputSegmentName = first
         names = sorted(self.outputs.probabilityNodes) if self.outputs is not None else []
         self._fillCombo(self.ui.probabilitySegmentComboBox, names, params.probabilitySegment)
         self.ui.probabilitySegmentComboBox.setEnabled(bool(names))
