@@ -46,3 +46,17 @@ def test_cancel_kills_worker_and_child(tmp_path, ignore_sigterm):
     events = job.wait(timeout=10)
     assert isinstance(events[-1], process.ExitEvent) and events[-1].returnCode != 0
     assert job.cancelled
+
+
+def test_a_timed_out_wait_stops_the_worker(tmp_path):
+    job, child_pid = start_sleeper(tmp_path)
+    with pytest.raises(TimeoutError, match="it was stopped"):
+        job.wait(timeout=0.5)
+    assert gone(job.pid) and gone(child_pid) and job.cancelled
+
+
+def test_worker_processes_get_their_own_group_and_no_window():
+    from MonaiBundleExplorerLib import subprocessOptions
+
+    options = subprocessOptions.workerProcessOptions()
+    assert options == {"start_new_session": True} and subprocessOptions.hiddenWindowOptions() == {}
