@@ -14,7 +14,7 @@ from tests.pacs.conftest import SeriesOnServer
 pytestmark = pytest.mark.realdata
 
 
-class Interrupted(Exception):
+class InterruptedPullError(Exception):
     """Stands for Ctrl-C or a crash in the middle of a pull."""
 
 
@@ -41,10 +41,10 @@ def test_interrupted_pull_resumes_with_the_missing_instances(
 ) -> None:
     def crash(done: int, _total: int) -> None:
         if done == stop_after:
-            raise Interrupted
+            raise InterruptedPullError
 
     uids = {"study_uid": ct_on_server.study_uid, "series_uid": ct_on_server.series_uid}
-    with pytest.raises(Interrupted):
+    with pytest.raises(InterruptedPullError):
         pull_series(server, **uids, cache_dir=tmp_path, progress=crash)
     final = tmp_path / ct_on_server.study_uid / ct_on_server.series_uid
     assert not final.exists()  # nothing half-written where loaders look
