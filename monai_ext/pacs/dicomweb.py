@@ -49,7 +49,7 @@ class _WildcardSession(requests.Session):
     literally and finds nothing. Both characters are legal in a URL query (RFC 3986, section 3.4).
     """
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if request.url and "?" in request.url:
             path, _, query = request.url.partition("?")
             request.url = f"{path}?{query.replace('%2A', '*').replace('%3F', '?')}"
