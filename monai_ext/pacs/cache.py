@@ -74,6 +74,24 @@ class SeriesCache:
         """SOPInstanceUIDs already received by an unfinished pull."""
         return _uids(self.partial)
 
+    def seed_from_complete(self, keep: set[str]) -> int:
+        """Link the instances of an older complete copy that are still in the series into the partial folder.
+
+        A series that gained instances since it was cached then transfers only the new ones. Returns how
+        many were linked (copied where hard links are not possible).
+        """
+        reuse = (self.complete_uids() & keep) - self.present()
+        if reuse:
+            self.partial.mkdir(parents=True, exist_ok=True)
+        for uid in reuse:
+            source, target = self.final / f"{uid}{_SUFFIX}", self.partial / f"{uid}{_SUFFIX}"
+            try:
+                os.link(source, target)
+            except OSError:
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(source, tmp)
+        return len(reuse)
+
     def prune(self, keep: set[str]) -> int:
         """Delete partial instances that are no longer in the series; returns how many."""
         stale = self.present() - keep

@@ -81,6 +81,7 @@ def pull_series(
         if cache.complete_uids() == expected:
             return PulledSeries(path=cache.final, n_instances=len(expected), fetched=0, reused=len(expected), seconds=0)
         cache.prune(expected)
+        cache.seed_from_complete(expected)
         present = cache.present()
         missing = sorted(expected - present)
         received, failed = _receive(connection, cache, listing, missing, resume=bool(present), progress=progress)

@@ -31,6 +31,14 @@ from tests.pacs.proxy import CuttingProxy
 pytestmark = pytest.mark.realdata
 
 
+def _renumbered(data: bytes) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def _cache_is_clean(cache: Path, series: SeriesOnServer) -> bool:
     return not (cache / series.study_uid / series.series_uid).exists()
 
@@ -79,6 +87,10 @@ def test_series_changing_during_the_pull(
     assert _cache_is_clean(tmp_path, copy)
     settled = pull_series(server, **uids, cache_dir=tmp_path)
     assert settled.n_instances == 7 and settled.fetched == 1 and settled.reused == 6
+    orthanc.upload_bytes(_renumbered(buffer.getvalue()))  # later, one more slice: only that one is fetched
+    grown = pull_series(server, **uids, cache_dir=tmp_path)
+    assert (grown.n_instances, grown.fetched, grown.reused) == (8, 1, 7)
+    assert len(list(grown.path.glob("*.dcm"))) == 8 and not (tmp_path / ".partial" / copy.series_uid).exists()
 
 
 def _through_proxy(server: PacsServer, orthanc: Orthanc, proxy: CuttingProxy) -> PacsServer:
