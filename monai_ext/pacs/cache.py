@@ -15,7 +15,6 @@ cache is never half-written.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -27,6 +26,11 @@ from typing import Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+
+try:  # POSIX; on Windows two pulls of the same series are not serialised (each instance is still atomic)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.pacs.errors import IncompleteTransferError, PacsProtocolError, SeriesChangedError
@@ -60,11 +64,13 @@ class SeriesCache:
         path = self.partial.with_suffix(".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def complete_uids(self) -> set[str]:
         """SOPInstanceUIDs of the complete series in the cache (empty when it is not there)."""

@@ -56,3 +56,13 @@ def test_interrupted_pull_resumes_with_the_missing_instances(
     assert set(seen) == {54}  # only the missing instances were asked for
     assert resumed.path == final and len(list(final.glob("*.dcm"))) == 64
     np.testing.assert_array_equal(load_dicom_series(final).array, load_dicom_series(ct_on_server.folder).array)
+
+
+def test_two_pulls_of_one_series_at_once(web: PacsServer, mr_on_server: SeriesOnServer, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    uids = {"study_uid": mr_on_server.study_uid, "series_uid": mr_on_server.series_uid}
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: pull_series(web, **uids, cache_dir=tmp_path), range(2)))
+    assert sorted(r.fetched for r in results) == [0, 35]  # the second waited for the first, then reused it
+    assert len(list(results[0].path.glob("*.dcm"))) == 35
