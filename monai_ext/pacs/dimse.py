@@ -28,7 +28,6 @@ from monai_ext.pacs.errors import (
     IncompleteTransferError,
     PacsAuthError,
     PacsError,
-    PacsNotFoundError,
     PacsProtocolError,
     PacsUnreachableError,
 )
@@ -137,16 +136,16 @@ class DimseConnection:
         contexts = [(uid, [syntax]) for uid, syntax in pairs]
         with self._association(contexts) as assoc:
             for path, ds in zip(files, datasets, strict=True):
-                status = assoc.send_c_store(ds)
-                code = self._status(status, "C-STORE")
-                if code not in (0x0000, *_WARNING):
-                    raise PacsProtocolError(f"the server refused {path} (status 0x{code:04X})", self.server.display)
+                try:
+                    self._status(assoc.send_c_store(ds), "C-STORE")
+                except PacsProtocolError as err:
+                    raise PacsProtocolError(f"{path}: {err.problem}", self.server.display) from err
 
     def _final(self, responses: Iterator[tuple[Dataset, Dataset | None]], what: str) -> Dataset | None:
         final = None
         for status, _identifier in responses:
             code = self._status(status, what)
-            if code not in (0xFF00,):
+            if code not in _PENDING:
                 final = status
         return final
 
@@ -169,8 +168,6 @@ class DimseConnection:
             raise IncompleteTransferError(f"{what} ended with status 0x{code:04X} ({counts})", where)
         if code == 0xA801:
             raise PacsProtocolError(f"{what}: the PACS does not know the move destination {self.server.calling_ae}")
-        if code in (0xC000, 0xA900) and what == "C-FIND":
-            raise PacsNotFoundError(f"{what} refused (0x{code:04X}) {comment}", where)
         raise PacsProtocolError(f"{what} failed with status 0x{code:04X} {comment}".rstrip(), where)
 
     @contextmanager
