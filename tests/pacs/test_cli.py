@@ -11,6 +11,8 @@ from pydicom.uid import generate_uid
 
 from monai_ext.bundle.runner import run_bundle
 from monai_ext.cli.main import main
+from monai_ext.io.dicom.load import load_dicom_series
+from monai_ext.io.nifti import save_nifti
 from tests.bundle.conftest import CLASSIFIER
 from tests.pacs.conftest import SeriesOnServer, series_files
 from tests.pacs.dicom_checks import validate
@@ -82,11 +84,14 @@ def test_infer_arguments_are_checked(tmp_path: Path, mr_t1_sag: Path) -> None:
 
 @pytest.mark.slow
 def test_slicer_worker_writes_dicom(mr_t1_sag: Path, tmp_path: Path) -> None:
+    # As the Slicer module runs it: the volume node exported to NIfTI, its DICOM files named by the node.
+    exported = save_nifti(load_dicom_series(mr_t1_sag), tmp_path / "volume.nii.gz", sidecar=False)
     request = {
         "bundlePath": str(CLASSIFIER),
-        "inputPath": str(mr_t1_sag),
+        "inputPath": str(exported),
         "outputDir": str(tmp_path / "out"),
         "dicom_out": str(tmp_path / "dicom"),
+        "dicom_source": [str(p) for p in series_files(mr_t1_sag)],
     }
     summary = run_bundle(request)
     files = summary["dicom"]["files"]
