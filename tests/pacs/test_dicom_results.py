@@ -17,7 +17,14 @@ from monai_ext.io.dicom.load import load_dicom_series
 from monai_ext.io.errors import MissingSliceError
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
-from tests.pacs.dicom_checks import assert_on_source_grid, seg_masks, source_slices, sr_numbers, validate
+from tests.pacs.dicom_checks import (
+    assert_on_source_grid,
+    pmap_values,
+    seg_masks,
+    source_slices,
+    sr_numbers,
+    validate,
+)
 
 pytestmark = pytest.mark.realdata
 
@@ -79,6 +86,26 @@ def test_label_map_as_seg_and_volumes_in_sr(mr_t1_sag: Path, tmp_path: Path) -> 
         assert group.get_measurements()[0].value == pytest.approx((labels == value).sum() * voxel, rel=1e-6)
     listing = json.loads((tmp_path / "dicom" / "dicom_results.json").read_text())
     assert listing["source_series"] == slices[0].SeriesInstanceUID
+
+
+def test_probability_maps_become_parametric_maps(mr_t1_sag: Path, tmp_path: Path) -> None:
+    volume = load_dicom_series(mr_t1_sag)
+    labels = _labels(volume.shape)
+    nifti = save_nifti(Volume(array=labels, affine=volume.affine), tmp_path / "pred.nii.gz", sidecar=False)
+    probability = (labels == 1).astype(np.float32) * 0.9
+    prob = save_nifti(
+        Volume(array=probability, affine=volume.affine), tmp_path / "pred_prob_anterior.nii.gz", sidecar=False
+    )
+    summary = _contract(nifti, labels, 1.0)
+    summary["segmentations"]["pred"]["labels"][0]["probability_map"] = str(prob)
+    summary["maps"]["pred_prob_anterior"] = str(prob)
+    summary["heatmaps"] = ["pred_prob_anterior"]
+    written = write_dicom_results(summary, mr_t1_sag, tmp_path / "dicom")
+    assert set(written.files) == {"pred_seg", "pred_prob_anterior_pmap", "report_sr"}  # no thresholded SEG
+    slices = source_slices(mr_t1_sag)
+    pmap = pydicom.dcmread(written.files["pred_prob_anterior_pmap"])
+    assert_on_source_grid(pmap, slices)
+    np.testing.assert_allclose(pmap_values(pmap, slices), np.transpose(probability, (2, 1, 0)), atol=1e-4)
 
 
 def test_multilabel_masks_may_overlap(mr_t1_sag: Path, tmp_path: Path) -> None:
