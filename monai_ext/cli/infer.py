@@ -10,19 +10,23 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from monai_ext.bundle.errors import BundleError
+from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
+from monai_ext.io.errors import DicomError
+from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "register", "run_batch"]
+__all__ = ["batch_inputs", "register", "run_batch", "run_in_sandbox", "sandbox_policy"]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -43,6 +47,16 @@ def register(commands: Any) -> None:
         "--feature-maps", default=None, metavar="LAYER", help="also write LAYER's activations (one input)"
     )
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
+    )
+    parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
+    parser.add_argument(
+        "--max-cpu-seconds",
+        type=int,
+        default=None,
+        help="sandbox CPU-time cap, summed over threads (default: 1 h/core)",
+    )
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     infer_dicom.add_arguments(parser)
@@ -50,7 +64,50 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here.
+
+    The PACS pull before the run and the DICOM results after it (which need the network and ``--dicom-out``)
+    happen here in the parent, outside the sandbox: they run none of the bundle's content.
+    """
     args.input = infer_dicom.resolve_input(args)
+    if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --dicom-out works on one input series, not a batch")
+    if args.trusted or args.no_sandbox:
+        reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
+        with not_sandboxed(reason):
+            code = _run_bundle(args)
+    else:
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
+        code = run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, sandbox_policy(args))
+    if code == 0 and args.dicom_out is not None:
+        summary = json.loads((Path(args.out) / "result.json").read_text(encoding="utf-8"))
+        infer_dicom.write_dicom_outputs(args, summary, args.input)
+    return code
+
+
+def run_in_sandbox(arguments: dict[str, Any]) -> int:
+    """The sandboxed child's entry point: ``arguments`` are the parsed options; returns the exit code."""
+    args = argparse.Namespace(**arguments)
+    args.input, args.bundle, args.out = Path(args.input), Path(args.bundle), Path(args.out)
+    try:
+        return _run_bundle(args)
+    except (BundleError, BundleExportError, DicomError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+
+
+def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
+    """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
+    source = Path(args.input).absolute()
+    reads = (Path(args.bundle).absolute(), source.parent if source.name.lower().endswith(".nhdr") else source)
+    memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
+    limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
+    return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
+
+
+def _run_bundle(args: argparse.Namespace) -> int:
+    for line in current_protections().lines():
+        print(line, file=sys.stderr)
     runner = BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
     )
@@ -60,10 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     if inputs is None:
         summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
-        infer_dicom.write_dicom_outputs(args, summary, args.input)
         return 0
-    if args.dicom_out is not None:
-        raise SystemExit("error: --dicom-out works on one input series, not a batch")
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
 

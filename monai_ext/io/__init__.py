@@ -1,8 +1,11 @@
-"""I/O: DICOM series and NIfTI readers/writers that return arrays with exact RAS geometry."""
+"""I/O: DICOM series and NIfTI readers/writers that return arrays with exact RAS geometry.
+
+Nothing here imports torch or MONAI on import: :class:`DicomSeriesReader` (a MONAI ``ImageReader``) is loaded
+on first access, so the DICOM command line starts fast.
+"""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from monai_ext.io.dicom import ScanResult, load_dicom_series, plan_volume, scan, select_series
@@ -21,6 +24,7 @@ from monai_ext.io.errors import (
     NonUniformSpacingError,
     NoSeriesError,
     NotAnImageError,
+    UnsupportedImageError,
 )
 from monai_ext.io.nifti import NiftiError, load_nifti, save_nifti
 from monai_ext.io.volume import Volume
@@ -42,6 +46,7 @@ __all__ = [
     "NonUniformSpacingError",
     "NotAnImageError",
     "ScanResult",
+    "UnsupportedImageError",
     "Volume",
     "load_dicom_series",
     "load_nifti",
@@ -55,7 +60,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # DicomSeriesReader needs MONAI (and torch): imported on first use so that DICOM and PACS tools stay light.
     if name == "DicomSeriesReader":
-        return importlib.import_module("monai_ext.io.monai_reader").DicomSeriesReader
+        from monai_ext.io.monai_reader import DicomSeriesReader
+
+        return DicomSeriesReader
     raise AttributeError(f"module 'monai_ext.io' has no attribute {name!r}")
