@@ -55,11 +55,11 @@ def test_config_file_and_environment(tmp_path: Path) -> None:
         resolve_server("hospital", environ={"MONAI_EXT_PACS_CONFIG": str(tmp_path / "missing.json")})
 
 
-def test_pacs_commands_do_not_import_torch() -> None:
+def test_pacs_and_dicom_results_do_not_import_torch() -> None:
     code = (
-        "import sys; from monai_ext.cli import pacs; "
-        "from monai_ext.pacs import connect, query_studies, parse_server; import monai_ext.pacs.dimse, "
-        "monai_ext.pacs.dicomweb; print(sorted(m for m in ('torch', 'monai') if m in sys.modules))"
+        "import sys; import monai_ext.cli.main, monai_ext.cli.pacs, monai_ext.pacs.pull, monai_ext.pacs.push, "
+        "monai_ext.pacs.dimse, monai_ext.pacs.dicomweb, monai_ext.dicom_results; "
+        "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
