@@ -2,7 +2,7 @@
 
 - every entry of ``"segmentations"`` (the shared segmentation contract) -> one DICOM SEG;
 - every heatmap of ``"heatmaps"`` -> a Parametric Map, and with ``threshold`` also a SEG of
-  ``heatmap >= threshold``;
+  ``heatmap >= threshold`` (not for a segmentation's per-label probability maps);
 - class probabilities and the volumes of the SEG segments -> one Comprehensive 3D SR (TID 1500).
 
 Each file is written atomically as ``<out>/<name>.dcm``; ``<out>/dicom_results.json`` lists them.
@@ -97,6 +97,14 @@ def write_dicom_results(
             SegmentVolume(seg=seg, segment_number=i, name=s.name, volume_mm3=v)
             for i, (s, v) in enumerate(segments, start=1)
         ]
+    # Per-label probability maps of a segmentation are heatmaps too: each gets a parametric map, but no
+    # thresholded SEG (the segmentation's own SEG already holds that label).
+    probability_maps = {
+        str(Path(label["probability_map"]).resolve())
+        for entry in (summary.get("segmentations") or {}).values()
+        for label in entry.get("labels") or []
+        if label.get("probability_map")
+    }
     for name in summary.get("heatmaps") or []:
         values = _map_on_grid(summary, name, series)
         number += 1
@@ -104,7 +112,8 @@ def write_dicom_results(
             values, series, name=name, algorithm=algorithm, value_range=(0.0, 1.0), series_number=number
         )
         results.files[f"{name}_pmap"] = str(write_dataset(pmap, out / f"{name}_pmap.dcm"))
-        if threshold is not None:
+        path = str(Path((summary.get("maps") or {})[name]).resolve())
+        if threshold is not None and path not in probability_maps:
             number += 1
             try:
                 seg = heatmap_segmentation(

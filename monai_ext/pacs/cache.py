@@ -15,7 +15,6 @@ cache is never half-written.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -27,6 +26,11 @@ from typing import Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+
+try:  # POSIX; on Windows two pulls of the same series are not serialised (each instance is still atomic)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.pacs.errors import IncompleteTransferError, PacsProtocolError, SeriesChangedError
@@ -60,11 +64,13 @@ class SeriesCache:
         path = self.partial.with_suffix(".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def complete_uids(self) -> set[str]:
         """SOPInstanceUIDs of the complete series in the cache (empty when it is not there)."""
@@ -73,6 +79,24 @@ class SeriesCache:
     def present(self) -> set[str]:
         """SOPInstanceUIDs already received by an unfinished pull."""
         return _uids(self.partial)
+
+    def seed_from_complete(self, keep: set[str]) -> int:
+        """Link the instances of an older complete copy that are still in the series into the partial folder.
+
+        A series that gained instances since it was cached then transfers only the new ones. Returns how
+        many were linked (copied where hard links are not possible).
+        """
+        reuse = (self.complete_uids() & keep) - self.present()
+        if reuse:
+            self.partial.mkdir(parents=True, exist_ok=True)
+        for uid in reuse:
+            source, target = self.final / f"{uid}{_SUFFIX}", self.partial / f"{uid}{_SUFFIX}"
+            try:
+                os.link(source, target)
+            except OSError:
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(source, tmp)
+        return len(reuse)
 
     def prune(self, keep: set[str]) -> int:
         """Delete partial instances that are no longer in the series; returns how many."""

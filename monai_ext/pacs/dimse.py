@@ -25,9 +25,9 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from monai_ext.pacs.connection import Level, Sink
 from monai_ext.pacs.errors import (
+    IncompleteTransferError,
     PacsAuthError,
     PacsError,
-    PacsNotFoundError,
     PacsProtocolError,
     PacsUnreachableError,
 )
@@ -54,6 +54,7 @@ TRANSFER_SYNTAXES = [
 _PENDING = (0xFF00, 0xFF01)
 _WARNING = (0x0001, 0xB000, 0xB006, 0xB007)
 _OUT_OF_RESOURCES = 0xA700
+_SUBOPERATIONS_FAILED = (0xA701, 0xA702, 0xFE00)
 
 
 class DimseConnection:
@@ -88,14 +89,16 @@ class DimseConnection:
             keys["SOPInstanceUID"] = "\\".join(sop_uids)
         identifier = _identifier("IMAGE" if sop_uids is not None else "SERIES", keys)
         store = _StoreHandler(sink)
-        retrieve = self._move if self.server.retrieve == "move" else self._get
+        retrieve, what = (self._move, "C-MOVE") if self.server.retrieve == "move" else (self._get, "C-GET")
         try:
             final = retrieve(identifier, sorted(set(sop_classes)), store)
         except PacsError:
             store.raise_error()  # our side stopped the transfer: that error, not the server's reaction to it
             raise
         store.raise_error()
-        return int(final.get("NumberOfFailedSuboperations", 0) or 0) if final is not None else 0
+        if final is None:
+            raise IncompleteTransferError(f"{what}: no final status (the transfer broke off)", self.server.display)
+        return int(final.get("NumberOfFailedSuboperations", 0) or 0)
 
     def _get(self, identifier: Dataset, sop_classes: list[str], store: _StoreHandler) -> Dataset | None:
         roles = [build_role(uid, scp_role=True) for uid in sop_classes]
@@ -133,31 +136,38 @@ class DimseConnection:
         contexts = [(uid, [syntax]) for uid, syntax in pairs]
         with self._association(contexts) as assoc:
             for path, ds in zip(files, datasets, strict=True):
-                status = assoc.send_c_store(ds)
-                code = self._status(status, "C-STORE")
-                if code not in (0x0000, *_WARNING):
-                    raise PacsProtocolError(f"the server refused {path} (status 0x{code:04X})", self.server.display)
+                try:
+                    self._status(assoc.send_c_store(ds), "C-STORE")
+                except PacsProtocolError as err:
+                    raise PacsProtocolError(f"{path}: {err.problem}", self.server.display) from err
 
     def _final(self, responses: Iterator[tuple[Dataset, Dataset | None]], what: str) -> Dataset | None:
         final = None
         for status, _identifier in responses:
             code = self._status(status, what)
-            if code not in (0xFF00,):
+            if code not in _PENDING:
                 final = status
         return final
 
     def _status(self, status: Dataset, what: str) -> int:
         where = self.server.display
+        retrieving = what in ("C-GET", "C-MOVE")
         if not status:
+            if retrieving:
+                raise IncompleteTransferError(f"{what}: the transfer broke off (association aborted, timed out)", where)
             raise PacsUnreachableError(f"{what}: the connection timed out, was aborted or got a bad answer", where)
         code = int(status.Status)
         if code in (0x0000, *_PENDING, *_WARNING):
             return code
         comment = status.get("ErrorComment", "")
+        if retrieving and (code in _SUBOPERATIONS_FAILED or "NumberOfFailedSuboperations" in status):
+            counts = ", ".join(
+                f"{status.get(f'NumberOf{kind}Suboperations', '?')} {kind.lower()}"
+                for kind in ("Completed", "Failed", "Warning")
+            )
+            raise IncompleteTransferError(f"{what} ended with status 0x{code:04X} ({counts})", where)
         if code == 0xA801:
             raise PacsProtocolError(f"{what}: the PACS does not know the move destination {self.server.calling_ae}")
-        if code in (0xC000, 0xA900) and what == "C-FIND":
-            raise PacsNotFoundError(f"{what} refused (0x{code:04X}) {comment}", where)
         raise PacsProtocolError(f"{what} failed with status 0x{code:04X} {comment}".rstrip(), where)
 
     @contextmanager

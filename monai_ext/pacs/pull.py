@@ -11,7 +11,7 @@ from pathlib import Path
 
 from monai_ext.pacs.cache import SeriesCache
 from monai_ext.pacs.connection import PacsConnection, connect
-from monai_ext.pacs.errors import IncompleteTransferError, PacsNotFoundError, SeriesChangedError
+from monai_ext.pacs.errors import IncompleteTransferError, PacsError, PacsNotFoundError, SeriesChangedError
 from monai_ext.pacs.query import list_instances, series_record
 from monai_ext.pacs.records import InstanceRecord, check_uid
 from monai_ext.pacs.server import PacsServer
@@ -81,10 +81,20 @@ def pull_series(
         if cache.complete_uids() == expected:
             return PulledSeries(path=cache.final, n_instances=len(expected), fetched=0, reused=len(expected), seconds=0)
         cache.prune(expected)
+        cache.seed_from_complete(expected)
         present = cache.present()
         missing = sorted(expected - present)
         received, failed = _receive(connection, cache, listing, missing, resume=bool(present), progress=progress)
-        after = {r.sop_uid for r in _listing(connection, study_uid, series_uid)}
+        try:
+            after = {r.sop_uid for r in _listing(connection, study_uid, series_uid)}
+        except PacsError as err:
+            if received == set(missing):
+                raise
+            raise IncompleteTransferError(
+                f"series {series_uid}: received {len(received)} of the {len(missing)} instances asked for, then "
+                f"lost the server ({err.problem}); pull again to fetch only the missing ones",
+                where,
+            ) from err
         if after != expected:
             raise SeriesChangedError(
                 f"series {series_uid} changed during the pull ({len(expected)} instances before, {len(after)} after, "

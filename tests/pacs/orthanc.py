@@ -98,6 +98,7 @@ class Orthanc:
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True, "StudiesMetadata": "Full"},
             "SaveJobs": False,
             "StableAge": 1,
+            "MaximumStorageCacheSize": 0,
             "HttpTimeout": 30,
             "LimitFindResults": 0,
             "LimitFindInstances": 0,

@@ -14,7 +14,7 @@ from tests.pacs.conftest import SeriesOnServer
 pytestmark = pytest.mark.realdata
 
 
-class Interrupted(Exception):
+class InterruptedPullError(Exception):
     """Stands for Ctrl-C or a crash in the middle of a pull."""
 
 
@@ -41,10 +41,10 @@ def test_interrupted_pull_resumes_with_the_missing_instances(
 ) -> None:
     def crash(done: int, _total: int) -> None:
         if done == stop_after:
-            raise Interrupted
+            raise InterruptedPullError
 
     uids = {"study_uid": ct_on_server.study_uid, "series_uid": ct_on_server.series_uid}
-    with pytest.raises(Interrupted):
+    with pytest.raises(InterruptedPullError):
         pull_series(server, **uids, cache_dir=tmp_path, progress=crash)
     final = tmp_path / ct_on_server.study_uid / ct_on_server.series_uid
     assert not final.exists()  # nothing half-written where loaders look
@@ -56,3 +56,13 @@ def test_interrupted_pull_resumes_with_the_missing_instances(
     assert set(seen) == {54}  # only the missing instances were asked for
     assert resumed.path == final and len(list(final.glob("*.dcm"))) == 64
     np.testing.assert_array_equal(load_dicom_series(final).array, load_dicom_series(ct_on_server.folder).array)
+
+
+def test_two_pulls_of_one_series_at_once(web: PacsServer, mr_on_server: SeriesOnServer, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    uids = {"study_uid": mr_on_server.study_uid, "series_uid": mr_on_server.series_uid}
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: pull_series(web, **uids, cache_dir=tmp_path), range(2)))
+    assert sorted(r.fetched for r in results) == [0, 35]  # the second waited for the first, then reused it
+    assert len(list(results[0].path.glob("*.dcm"))) == 35
