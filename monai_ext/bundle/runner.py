@@ -407,11 +407,17 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
             ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
             realism map of that volume is added when the bundle declares ``realism_map``), ``inputPaths``
             (several channels, in ``channel_def`` order, instead of ``inputPath``), ``explainSegmentation``
-            (``False``) and ``overrides`` (config values, plain data).
+            (``False``), ``overrides`` (config values, plain data),
+            ``dicom_out`` (a folder: the results are also written there as DICOM SEG, Parametric Map and SR
+            objects, see :func:`~monai_ext.dicom_results.write_dicom_results`), ``dicom_source`` (the
+            source series' folder or files when ``inputPath`` is not the DICOM folder itself, e.g. a
+            NIfTI export of a volume loaded from DICOM) and ``dicom_seg_threshold`` (0.5; ``None``: no
+            SEG of the heatmap).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
-        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path).
+        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path),
+        and with ``dicom_out``: ``dicom`` = ``{"files": {name: path}, "warnings": [...]}``.
     """
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
     with BundleRunner(
@@ -440,4 +446,12 @@ def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progre
         result = runner.run(source, target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
     summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
+    if request.get("dicom_out"):
+        from monai_ext.dicom_results import write_dicom_results
+
+        progress("dicom", 0.97, "Writing the results as DICOM objects")
+        dicom_source = request.get("dicom_source") or request.get("inputPath") or request["inputPaths"][0]
+        threshold = request.get("dicom_seg_threshold", 0.5)
+        written = write_dicom_results(summary, dicom_source, request["dicom_out"], threshold=threshold)
+        summary["dicom"] = {"files": written.files, "warnings": written.warnings}
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

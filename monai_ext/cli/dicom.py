@@ -11,8 +11,8 @@ from monai_ext.io.dicom.load import load_dicom_series
 from monai_ext.io.dicom.plan import plan_volume
 from monai_ext.io.dicom.scan import ScannedSeries, scan
 from monai_ext.io.dicom.stack import split_stacks
+from monai_ext.io.diffusion import bval_bvec_paths
 from monai_ext.io.errors import DicomError
-from monai_ext.io.nifti import save_nifti, sidecar_path
 
 __all__ = ["describe_series", "register"]
 
@@ -49,9 +49,13 @@ def describe_series(series: ScannedSeries, *, resample: bool = False) -> dict[st
         n_slices=len(plan.stacks[0]),
         shape=list(plan.shape),
         spacing=[round(v, 5) for v in plan.voxel_size],
+        volume_axis=plan.frame_axis[0] if plan.frame_axis else None,
         problems=list(plan.problems),
         loadable=True,
     )
+    b_values = [next((h.b_value for h in s if h.b_value is not None), None) for s in plan.stacks]
+    if any(b is not None for b in b_values):
+        entry["b_values"] = [0.0 if b is None else b for b in b_values]
     return entry
 
 
@@ -65,7 +69,11 @@ def _print_table(entries: list[dict[str, Any]], skipped: list[dict[str, str]]) -
             f"{e['study_description'] or ''} | series #{e['series_number']} '{e['description']}'"
         )
         print(f"    {e['n_slices']} slices from {e['n_files']} files | size {shape} | spacing {spacing} mm")
-        if len(e["stacks"]) > 1:
+        if e.get("volume_axis"):
+            print(
+                f"    volumes by {e['volume_axis']}" + (" (diffusion: b-values in --json)" if "b_values" in e else "")
+            )
+        if len(e["stacks"]) > 1 and not e.get("volume_axis"):
             print("    stacks: " + "; ".join(f"[{i}] {s}" for i, s in enumerate(e["stacks"])))
         for problem in e["problems"]:
             print(f"    problem: {problem}")
@@ -76,6 +84,11 @@ def _print_table(entries: list[dict[str, Any]], skipped: list[dict[str, str]]) -
 def _ls(args: argparse.Namespace) -> int:
     result = scan(Path(args.folder))
     entries = [describe_series(s, resample=args.resample) for s in result.series]
+    for entry in entries:
+        refused = [s for s in result.skipped if s.series_uid and s.series_uid == entry["series_uid"]]
+        if refused:
+            entry["problems"].append(f"{len(refused)} file(s) of this series cannot be used: {refused[0].reason}")
+            entry["loadable"] = False
     skipped = [{"path": str(s.path), "reason": s.reason} for s in result.skipped]
     if args.json:
         print(json.dumps({"folder": str(args.folder), "series": entries, "skipped": skipped}, indent=2))
@@ -85,6 +98,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from monai_ext.io.nifti import save_nifti, sidecar_path  # nibabel: only when writing
+
     volume = load_dicom_series(
         Path(args.folder),
         series_uid=args.series,
@@ -97,6 +112,8 @@ def _convert(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({shape}, {volume.array.dtype}, spacing {', '.join(f'{s:.4g}' for s in volume.spacing)} mm)")
     if not args.no_sidecar:
         print(f"wrote {sidecar_path(out)}")
+    if "b_values" in volume.meta and volume.array.ndim == 4:
+        print("wrote " + " and ".join(str(p) for p in bval_bvec_paths(out)) + " (FSL convention)")
     for problem in volume.meta.get("problems", []):
         print(f"note: {problem}")
     return 0

@@ -2,7 +2,7 @@
 
 One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
 each heatmap; a segmentation output writes its label map, one probability heatmap per segment and the
-per-label volumes. Several inputs (``INPUT INPUT2 ...`` or ``--channel NAME=PATH``) are the channels of one
+per-label volumes. Several inputs (``INPUT CHANNEL ...`` or ``--channel NAME=PATH``) are the channels of one
 input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A batch
 (``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv``
 with one row per input; a failing input gets an error row and the batch goes on.
@@ -21,12 +21,24 @@ from typing import Any
 
 from monai_ext.bundle.channels import channel_names, order_channels
 from monai_ext.bundle.errors import BundleError, BundleInputError
+from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
+from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
+from monai_ext.io.errors import DicomError
+from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "input_channels", "parse_overrides", "register", "run_batch"]
+__all__ = [
+    "batch_inputs",
+    "input_channels",
+    "parse_overrides",
+    "register",
+    "run_batch",
+    "run_in_sandbox",
+    "sandbox_policy",
+]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -35,10 +47,14 @@ def register(commands: Any) -> None:
     """Add ``infer`` to the command parser."""
     parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
     parser.add_argument(
-        "input",
+        "input", type=Path, nargs="?", help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes"
+    )
+    parser.add_argument(
+        "more_channels",
         type=Path,
         nargs="*",
-        help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes; several: one per input channel",
+        metavar="CHANNEL",
+        help="further input channels (e.g. the other MR sequences), in the bundle's channel_def order",
     )
     parser.add_argument(
         "--channel",
@@ -67,12 +83,71 @@ def register(commands: Any) -> None:
         "--feature-maps", default=None, metavar="LAYER", help="also write LAYER's activations (one input)"
     )
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
+    )
+    parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
+    parser.add_argument(
+        "--max-cpu-seconds",
+        type=int,
+        default=None,
+        help="sandbox CPU-time cap, summed over threads (default: 1 h/core)",
+    )
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
+    infer_dicom.add_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here.
+
+    The PACS pull before the run and the DICOM results after it (which need the network and ``--dicom-out``)
+    happen here in the parent, outside the sandbox: they run none of the bundle's content.
+    """
+    if args.channel and args.input is None and args.study is None and args.series is None:
+        args.input = Path(args.channel[0].partition("=")[2] or ".")  # the named channels replace INPUT
+    args.input = infer_dicom.resolve_input(args)
+    args.more_channels = [str(p) for p in args.more_channels]
+    if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --dicom-out works on one input series, not a batch")
+    if args.trusted or args.no_sandbox:
+        reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
+        with not_sandboxed(reason):
+            code = _run_bundle(args)
+    else:
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
+        code = run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, sandbox_policy(args))
+    if code == 0 and args.dicom_out is not None:
+        summary = json.loads((Path(args.out) / "result.json").read_text(encoding="utf-8"))
+        infer_dicom.write_dicom_outputs(args, summary, args.input)
+    return code
+
+
+def run_in_sandbox(arguments: dict[str, Any]) -> int:
+    """The sandboxed child's entry point: ``arguments`` are the parsed options; returns the exit code."""
+    args = argparse.Namespace(**arguments)
+    args.input, args.bundle, args.out = Path(args.input), Path(args.bundle), Path(args.out)
+    try:
+        return _run_bundle(args)
+    except (BundleError, BundleExportError, DicomError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+
+
+def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
+    """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
+    sources = [Path(p).absolute() for p in (args.input, *args.more_channels)]
+    sources += [Path(item.partition("=")[2]).absolute() for item in args.channel if item.partition("=")[2]]
+    reads = (Path(args.bundle).absolute(), *(s.parent if s.name.lower().endswith(".nhdr") else s for s in sources))
+    memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
+    limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
+    return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
+
+
+def _run_bundle(args: argparse.Namespace) -> int:
+    for line in current_protections().lines():
+        print(line, file=sys.stderr)
     with BundleRunner(
         args.bundle,
         trusted=args.trusted,
@@ -88,19 +163,21 @@ def _run(args: argparse.Namespace) -> int:
 def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
-    channels = input_channels(args.input, args.channel, runner.bundle.inputs.get("image", {}))
+    spec = runner.bundle.inputs.get("image", {})
+    positional = [] if args.channel else [Path(args.input), *(Path(p) for p in args.more_channels)]
+    channels = input_channels(positional, args.channel, spec)
     if len(channels) > 1:
-        names = channel_names(runner.bundle.inputs.get("image", {}))
+        names = channel_names(spec)
         for index, path in enumerate(channels):
             name = names[index] if index < len(names) else f"channel {index}"
             print(f"channel {index} ({name}): {path}", file=sys.stderr)
         summary = _one(runner, channels, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
         return 0
-    source = channels[0]
-    inputs = batch_inputs(source) if args.batch or _holds_volumes(source) else None
+    args.input = channels[0]
+    inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
-        summary = _one(runner, source, args.out, args.target_class, not args.no_montage, args.feature_maps)
+        summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
         _print_summary(summary)
         return 0
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)

@@ -10,6 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from monai_ext.io.atomic import atomic_path, atomic_write_text
+from monai_ext.io.diffusion import write_bval_bvec
 from monai_ext.io.errors import DicomError
 from monai_ext.io.sidecar import sidecar_json
 from monai_ext.io.volume import Volume
@@ -35,6 +36,8 @@ def save_nifti(
     volume: Volume, path: str | os.PathLike[str], *, sidecar: bool = True, unit_range_uint8: bool = False
 ) -> Path:
     """Write ``volume`` to ``path`` (``.nii`` or ``.nii.gz``) atomically, plus a JSON sidecar.
+
+    A diffusion volume (``meta["b_values"]``) also gets FSL ``.bval``/``.bvec`` files beside it.
 
     The array is written in its own dtype; ``sform`` and ``qform`` both hold the affine (code 1, scanner),
     units are mm (and s for a 4th dimension).
@@ -67,12 +70,16 @@ def save_nifti(
         # the float32 just below 1/255, so that 255 * slope stays <= 1 in any reader's arithmetic
         image.header.set_slope_inter(float(np.nextafter(np.float32(1.0 / 255.0), np.float32(0.0))), 0.0)
     image.header.set_xyzt_units("mm", "sec")
+    step = volume.meta.get("time_step_s")
+    if array.ndim == 4 and step:  # a time axis: its step (RepetitionTime) in pixdim[4], as dcm2niix writes
+        image.header.set_zooms((*image.header.get_zooms()[:3], float(step)))
     image.set_sform(volume.affine, code=1)
     image.set_qform(volume.affine, code=1)
     with atomic_path(path) as tmp:
         nib.save(image, tmp)
     if sidecar:
         atomic_write_text(sidecar_path(path), sidecar_json(volume))
+    write_bval_bvec(volume, path)
     return path
 
 

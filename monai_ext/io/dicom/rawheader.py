@@ -15,9 +15,11 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import DECODABLE_VRS, decode_raw, tag_and_vr
+from monai_ext.io.dicom.header import HEADER_KEYWORDS
 
-__all__ = ["RawHeader", "parse_raw_header"]
+__all__ = ["RawHeader", "media_sop_class", "parse_raw_header"]
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"})
 _UNDEFINED = 0xFFFFFFFF
@@ -28,16 +30,7 @@ _MULTIFRAME_TAGS = frozenset({0x52009229, 0x52009230})  # shared / per-frame fun
 _MAX_DEPTH = 8
 
 
-WANTED = {
-    keyword: tag_and_vr(keyword)
-    for keyword in (
-        "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
-        "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
-        "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
-        "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
-        "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames",
-    )
-}  # fmt: skip
+WANTED = {keyword: tag_and_vr(keyword) for keyword in (*HEADER_KEYWORDS, *DIFFUSION_KEYWORDS)}
 assert all(vr in DECODABLE_VRS for _, vr in WANTED.values())
 _WANTED_TAGS = frozenset(tag for tag, _ in WANTED.values())
 
@@ -155,24 +148,59 @@ def _file_meta(data: bytes) -> tuple[str, str, int]:
     return syntax, sop, reader.pos
 
 
+def media_sop_class(data: bytes) -> str | None:
+    """``MediaStorageSOPClassUID`` from the file meta group at the start of ``data``, else ``None``."""
+    if data[128:132] != b"DICM":
+        return None
+    try:
+        return _file_meta(data)[1] or None
+    except (_UnsupportedError, struct.error, UnicodeDecodeError):
+        return None
+
+
 def _walk(data: bytes, start: int, syntax: str) -> RawHeader:
-    reader = _Reader(data, start, implicit=syntax == _IMPLICIT_LE)
+    """The top-level element loop, inlined (it runs ~150 times per file); sequences go through :class:`_Reader`."""
+    implicit = syntax == _IMPLICIT_LE
+    reader = _Reader(data, start, implicit=implicit)
     elements: dict[int, bytes] = {}
-    while reader.pos < len(data):
-        tag, vr, length = reader.element_header()
+    size, pos, unpack = len(data), start, struct.unpack_from
+    while pos < size:
+        if pos + 8 > size:
+            raise _UnsupportedError("header runs past the bytes read")
+        group, elem = unpack("<HH", data, pos)
+        tag = (group << 16) | elem
+        vr: bytes | None = None
+        if group == 0xFFFE or implicit:
+            (length,) = unpack("<I", data, pos + 4)
+            pos += 8
+        else:
+            vr = data[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                if pos + 12 > size:
+                    raise _UnsupportedError("header runs past the bytes read")
+                (length,) = unpack("<I", data, pos + 8)
+                pos += 12
+            else:
+                (length,) = unpack("<H", data, pos + 6)
+                pos += 8
+            if not vr.isalpha():
+                raise _UnsupportedError(f"invalid VR bytes {vr!r}")
         if tag in _MULTIFRAME_TAGS:
             raise _UnsupportedError("functional groups: multi-frame object")
         if tag in _PIXEL_TAGS:
             if length != _UNDEFINED:
-                return RawHeader(syntax, "", elements, True, reader.pos, length)
-            return RawHeader(syntax, "", elements, True, None, None, encapsulated_offset=reader.pos)
+                return RawHeader(syntax, "", elements, True, pos, length)
+            return RawHeader(syntax, "", elements, True, None, None, encapsulated_offset=pos)
         if length == _UNDEFINED:
+            reader.pos = pos
             reader.skip_undefined(vr, 0)
+            pos = reader.pos
             continue
         if tag in _WANTED_TAGS:
-            reader.need(length)
-            elements[tag] = data[reader.pos : reader.pos + length]
-        reader.pos += length
+            if pos + length > size:
+                raise _UnsupportedError("header runs past the bytes read")
+            elements[tag] = data[pos : pos + length]
+        pos += length
     raise _UnsupportedError("no pixel data in the bytes read")
 
 

@@ -15,9 +15,10 @@ import numpy as np
 
 from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
+from monai_ext.io.dicom.volumes import derived_trace_volumes, group_volumes
 from monai_ext.io.errors import DuplicateSliceError, MissingGeometryError
 
-__all__ = ["DIMENSION_FIELDS", "Stack", "split_stacks"]
+__all__ = ["DIMENSION_FIELDS", "Stack", "is_screenshot_like", "split_stacks"]
 
 ORIENTATION_TOL = 1e-3  # direction cosines closer than this belong to one stack
 
@@ -69,6 +70,24 @@ def orientation_name(orientation: Sequence[float]) -> str:
     return name if abs(normal[axis]) > np.cos(np.radians(1.0)) else f"oblique {name}"
 
 
+_SCREENSHOT_TYPES = frozenset({"SECONDARY", "SCREEN SAVE", "SCREENSHOT", "SUMMARY"})
+
+
+def is_screenshot_like(h: SliceHeader) -> bool:
+    """A picture of a screen (exam summary, saved screen, colour capture), not a slice of a volume."""
+    return (
+        h.samples_per_pixel != 1
+        or h.position is None
+        or h.orientation is None
+        or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
+    )
+
+
+def _marked_screenshot(h: SliceHeader) -> bool:
+    """Marked as a screen capture by its ImageType or colour, not merely lacking a position."""
+    return h.samples_per_pixel != 1 or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
+
+
 def _geometry_key_matches(a: SliceHeader, b: SliceHeader) -> bool:
     if (a.rows, a.columns, a.samples_per_pixel) != (b.rows, b.columns, b.samples_per_pixel):
         return False
@@ -93,10 +112,10 @@ def _group_by_geometry(headers: list[SliceHeader]) -> list[list[SliceHeader]]:
 
 def _drop_copies(headers: list[SliceHeader]) -> tuple[list[SliceHeader], list[str]]:
     """Remove repeated copies of the same image (same SOP instance and frame), keeping the first."""
-    seen: dict[tuple[str, int | None], SliceHeader] = {}
+    seen: dict[tuple[str, int | None, int | None], SliceHeader] = {}
     kept, notes = [], []
     for h in headers:
-        key = (h.sop_instance_uid, h.frame)
+        key = h.image_key
         if h.sop_instance_uid and key in seen:
             notes.append(f"ignored {h.path}: a copy of {seen[key].path} (same SOPInstanceUID)")
             continue
@@ -144,6 +163,19 @@ def _duplicate_error(headers: list[SliceHeader]) -> DuplicateSliceError:
 def _split_group(headers: list[SliceHeader], group: int) -> list[Stack]:
     if not _has_duplicate_positions(headers):
         return [Stack(headers=headers, group=group)]
+    volumes = group_volumes(headers)
+    if volumes is not None:
+        derived = derived_trace_volumes(volumes)
+        note = []
+        if derived:
+            note = [
+                f"left out {len(derived)} derived trace/ADC volume(s) (b > 0 without a gradient direction, "
+                f"first file {volumes[derived[0]].headers[0].path.name}), as dcm2niix does"
+            ]
+            volumes = [v for i, v in enumerate(volumes) if i not in derived]
+        return [
+            Stack(headers=v.headers, group=group, dimension=(v.axis, v.value), problems=list(note)) for v in volumes
+        ]
     for name in DIMENSION_FIELDS:
         parts = _split_by(headers, lambda h, n=name: getattr(h, n))  # type: ignore[misc]
         if len(parts) < 2 or None in parts:
@@ -189,8 +221,14 @@ def split_stacks(headers: list[SliceHeader]) -> list[Stack]:
     _check_orientations(kept)
     stacks: list[Stack] = []
     for index, group in enumerate(_group_by_geometry(kept)):
-        if len(group) > 1 and any(h.position is None or h.orientation is None for h in group):
-            bad = [h.path for h in group if h.position is None or h.orientation is None]
+        placeless = [h for h in group if h.position is None or h.orientation is None]
+        if len(group) > 1 and placeless:
+            if all(_marked_screenshot(h) for h in placeless):  # exam summaries beside a stack: set aside later
+                rest = [h for h in group if h.position is not None and h.orientation is not None]
+                stacks.extend(_split_group(rest, index) if rest else [])
+                stacks.append(Stack(headers=placeless, group=index))
+                continue
+            bad = [h.path for h in placeless]
             raise MissingGeometryError(
                 "images without ImagePositionPatient/ImageOrientationPatient: slice order is unknown", bad
             )
