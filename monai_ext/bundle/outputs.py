@@ -10,6 +10,7 @@ import numpy as np
 
 from monai_ext.bundle.loader import Bundle
 from monai_ext.bundle.result import RunResult
+from monai_ext.bundle.segmentation.write import write_segmentations
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
@@ -21,6 +22,9 @@ def write_outputs(
     result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str, montage: bool = True
 ) -> dict[str, Any]:
     """Write ``<map>.nii.gz`` for every map, ``<map>_montage.png`` for heatmaps, and ``result.json``.
+
+    Segmentation outputs follow the shared contract (:mod:`monai_ext.bundle.segmentation.write`): a label map
+    (or region masks), one probability heatmap per segment, and ``"segmentations"`` in ``result.json``.
 
     Maps whose metadata ``value_range`` is ``[0, 1]`` are stored as ``uint8`` with ``scl_slope = 1/255``
     (see :func:`~monai_ext.io.nifti.save_nifti`); others as float32.
@@ -61,10 +65,13 @@ def write_outputs(
             png = out / f"{name}_montage.png"
             save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
             pngs[name] = str(png.resolve())
+    segmented = write_segmentations(result.segmentations, out)
     summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {
-        "maps": files,
-        "heatmaps": heatmaps,
+        "maps": files | segmented.maps,
+        "heatmaps": heatmaps + segmented.heatmaps,
         "montages": pngs,
+        "segmentations": segmented.segmentations,
+        "explanations": segmented.explanations,
     }
     atomic_write_text(out / "result.json", json.dumps(summary, indent=2) + "\n")
     return summary

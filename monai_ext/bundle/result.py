@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from monai.data import MetaTensor
+
+if TYPE_CHECKING:
+    from monai_ext.bundle.segmentation.maps import Segmentation
 
 __all__ = ["RunResult"]
 
@@ -20,6 +24,7 @@ class RunResult:
         probabilities: one per class (empty for other bundles).
         scalars: scalar outputs by name (e.g. ``anomaly_score``).
         maps: spatial outputs by name, each ``(C, I, J, K)`` on the input's grid with the input's affine.
+        segmentations: segmentation outputs by name (label map or region masks, probabilities), on that grid.
         timings: seconds per stage.
         device: where the network ran.
         warnings: notes for the user.
@@ -31,6 +36,7 @@ class RunResult:
     probabilities: list[float] = field(default_factory=list)
     scalars: dict[str, float] = field(default_factory=dict)
     maps: dict[str, MetaTensor] = field(default_factory=dict)
+    segmentations: dict[str, Segmentation] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)

@@ -1,29 +1,39 @@
 """Run a bundle on one volume and bring every output back to the input's grid: the path the CLI and Slicer share.
 
-The runner reads three keys of the bundle's inference config: ``network_def``, ``preprocessing`` (a MONAI
+The runner reads four keys of the bundle's inference config: ``network_def``, ``preprocessing`` (a MONAI
 ``Compose`` of dictionary transforms on key ``"image"``; its invertible steps, such as ``Orientationd`` and
-``Resized``, are undone on the outputs) and optionally ``postprocessing`` (dictionary transforms on
-``{"image", "pred"}`` that may add outputs, e.g. an anomaly map). A classifier (an output of type
-``probabilities``) also gets the heatmap the metadata declares, by Grad-CAM, Grad-CAM++, occlusion or
-SmoothGrad. Nothing else in the bundle is read or run.
+``Resized``, are undone on the outputs), optionally ``postprocessing`` (dictionary transforms on
+``{"image", "pred"}`` that may add outputs, e.g. an anomaly map) and ``inferer``. MONAI Model Zoo configs run
+unchanged: :mod:`monai_ext.bundle.zoo` feeds their loading steps the volume, skips their writers and builds their
+inferer. A classifier (an output of type ``probabilities``) also gets the heatmap the metadata declares, by
+Grad-CAM, Grad-CAM++, occlusion or SmoothGrad; a segmentation output becomes a label map (or region masks) with
+probability maps and per-label volumes (:mod:`monai_ext.bundle.segmentation`). Nothing else in the bundle is
+read or run.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from monai.data import MetaTensor
 
+from monai_ext.bundle.channels import check_channels, load_channels
 from monai_ext.bundle.errors import BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
-from monai_ext.bundle.inputs import InputSource, load_input
-from monai_ext.bundle.loader import Bundle, load_bundle, load_companion
+from monai_ext.bundle.inputs import InputSource
+from monai_ext.bundle.loader import Bundle, load_companion
 from monai_ext.bundle.result import RunResult
+from monai_ext.bundle.segmentation import Segmentation, label_statistics, region_grad_cam
+from monai_ext.bundle.segmentation.build import build_segmentation
+from monai_ext.bundle.segmentation.specs import segmentation_specs
+from monai_ext.bundle.zoo import adapt_bundle, feed_volume
+from monai_ext.bundle.zoo.errors import root_message
+from monai_ext.bundle.zoo.inferer import build_inferer, stitch_device
 from monai_ext.engines.device import default_device
 from monai_ext.engines.gan_sampling import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
@@ -32,6 +42,7 @@ from monai_ext.explain.gradcam import grad_cam
 __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
 Progress = Callable[[str, float, str], None]
+_LOGITS = "__network_output"  # the raw network output kept beside the postprocessed keys
 
 
 def _quiet(_stage: str, _fraction: float, _message: str) -> None:
@@ -48,6 +59,10 @@ class BundleRunner:
             falls back to CPU with a warning.
         heatmap: ``"gradcam"``, ``"gradcampp"``, ``"occlusion"`` or ``"smoothgrad"`` (classifiers).
         target_layer: the Grad-CAM layer; default: the config's ``explain_target_layer``, else automatic.
+        overrides: config values set before parsing, like ``python -m monai.bundle run --key value``
+            (plain data, e.g. ``{"inferer#roi_size": [64, 64, 64]}``).
+        explain_segmentation: also explain the largest predicted segment (``<output>_explain``, Grad-CAM of its
+            summed logit); one more forward and backward pass on one window.
     """
 
     def __init__(
@@ -58,19 +73,25 @@ class BundleRunner:
         device: str = "auto",
         heatmap: str = "gradcam",
         target_layer: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        explain_segmentation: bool = False,
     ) -> None:
         if heatmap not in HEATMAP_METHODS:
             raise ValueError(f"heatmap must be one of {HEATMAP_METHODS}, got {heatmap!r}")
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, trusted=trusted)
         self.device = default_device(device)
+        self.adapted = adapt_bundle(bundle, trusted=trusted, device=self.device, overrides=overrides)
+        self.bundle = self.adapted.bundle
         self.heatmap = heatmap
         self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
-        self.preprocessing = self.bundle.optional("preprocessing")
+        self.preprocessing = self.adapted.preprocessing
         if self.preprocessing is None and not self.generative:
             raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
-        self.postprocessing = self.bundle.optional("postprocessing")
+        self.postprocessing = self.adapted.postprocessing
         self.network = self.bundle.network.to(self.device)
+        self.explain_segmentation = explain_segmentation
+        self.segmentations = segmentation_specs(self.bundle, activation=self.adapted.plan.activation)
         self._discriminator: torch.nn.Module | None = None
+        self._extra: dict[str, Any] = {}  # keys the loading steps add beside the image (e.g. image_meta_dict)
 
     @property
     def generative(self) -> bool:
@@ -105,7 +126,7 @@ class BundleRunner:
 
     def run(
         self,
-        source: InputSource,
+        source: InputSource | list[InputSource],
         *,
         target_class: int | None = None,
         feature_layer: str | None = None,
@@ -114,7 +135,8 @@ class BundleRunner:
         """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``.
 
         Args:
-            source: the input volume.
+            source: the input volume, or a list of volumes: the channels in the order of the metadata's
+                ``channel_def``, resampled onto the first one's grid (:func:`~monai_ext.bundle.channels.load_channels`).
             target_class: the class the heatmap explains (default: the predicted one).
             feature_layer: also return that layer's activations as the map ``features``, ``(C, I, J, K)``
                 on the input's grid, each channel scaled to [0, 1] (see :func:`~monai_ext.explain.feature_maps`).
@@ -130,6 +152,7 @@ class BundleRunner:
             torch.cuda.empty_cache()
             self.device = torch.device("cpu")
             self.network = self.network.to(self.device)
+            self.adapted.inferer = build_inferer(self.bundle.config, device=self.device)
             if self._discriminator is not None:
                 self._discriminator = self._discriminator.to(self.device)
             result = self._run(source, target_class, feature_layer, progress)
@@ -137,13 +160,19 @@ class BundleRunner:
             return result
 
     def _run(
-        self, source: InputSource, target_class: int | None, feature_layer: str | None, progress: Progress
+        self,
+        source: InputSource | list[InputSource],
+        target_class: int | None,
+        feature_layer: str | None,
+        progress: Progress,
     ) -> RunResult:
         clock = _Clock()
         progress("load", 0.05, "Reading the input volume")
-        image = load_input(source)
+        image = load_channels(source)
+        if self.adapted.plan.loading is not None:  # one file per channel, as the bundle's loader read them
+            check_channels(image, self.bundle.inputs.get("image", {}))
         result = RunResult(source=str(image.meta.get("filename_or_obj", "")), image=image, device=str(self.device))
-        result.warnings.extend(self.bundle.warnings)
+        result.warnings.extend(self.bundle.warnings + self.adapted.warnings)
         clock.lap(result, "load")
         progress("preprocess", 0.15, "Preprocessing as the bundle declares")
         prepared = self._prepare(image)
@@ -163,6 +192,10 @@ class BundleRunner:
             progress("forward", 0.3, f"Running the network on {self.device}")
             data = self._forward(prepared, x)
             clock.lap(result, "forward")
+            if self.segmentations:
+                progress("segmentation", 0.6, "Label maps and probabilities on the input grid")
+                self._segment(data, prepared, x, result)
+                clock.lap(result, "segmentation")
             self._collect_classes(data, result)
             if self._wants_heatmap():
                 progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
@@ -180,12 +213,20 @@ class BundleRunner:
     def _prepare(self, image: MetaTensor) -> MetaTensor:
         if self.preprocessing is None:
             raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
+        key = self.adapted.image_keys[0]
         try:
-            prepared = self.preprocessing({"image": image.clone()})["image"]
+            data = self.preprocessing(feed_volume(image, self.adapted.plan.loading, self.adapted.image_keys))
+            prepared = data[key]
         except Exception as err:
             raise BundleInputError(
-                f"the bundle's preprocessing failed ({err})", image.meta.get("filename_or_obj")
+                f"the bundle's preprocessing failed ({root_message(err)})", image.meta.get("filename_or_obj")
             ) from err
+        if not isinstance(prepared, MetaTensor) or prepared.ndim < 3:
+            raise BundleInputError(
+                f"the bundle's preprocessing gives no channel-first image under {key!r}",
+                image.meta.get("filename_or_obj"),
+            )
+        self._extra = {k: v for k, v in data.items() if k != key and k.startswith(key)}  # e.g. image_meta_dict
         expected = self.bundle.inputs.get("image", {}).get("num_channels")
         if expected is not None and prepared.shape[0] != int(expected):
             raise BundleInputError(
@@ -195,9 +236,16 @@ class BundleRunner:
         return prepared
 
     def _forward(self, prepared: MetaTensor, x: torch.Tensor) -> dict[str, Any]:
+        inferer = self.adapted.inferer
+        stitch_device(inferer, x, int(self.bundle.outputs.get("pred", {}).get("num_channels") or 1), self.device)
         with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
-            out = self.network(x)
-        return self._postprocess(prepared, out[0])
+            out = inferer(x, self.network)
+        if not isinstance(out, torch.Tensor):
+            raise BundleFileError(f"the network returns a {type(out).__name__}, not a tensor", self.bundle.config.path)
+        logits = torch.as_tensor(out[0]).float().cpu()
+        data = self._postprocess(prepared, logits)
+        data[_LOGITS] = logits
+        return data
 
     def _forward_with_heatmap(self, prepared: MetaTensor, x: torch.Tensor, progress: Progress) -> dict[str, Any]:
         """One fp32 pass: the predicted class's Grad-CAM map and the outputs it came from."""
@@ -222,8 +270,40 @@ class BundleRunner:
         return {"realism_map": cam[0].cpu()}
 
     def _postprocess(self, prepared: MetaTensor, output: torch.Tensor) -> dict[str, Any]:
-        data: dict[str, Any] = {"image": prepared, "pred": output.float().cpu()}
-        return self.postprocessing(data) if self.postprocessing is not None else data
+        key = self.adapted.image_keys[0]
+        data: dict[str, Any] = {key: prepared, "pred": output.float().cpu()} | self._extra
+        if key != "image":
+            data["image"] = prepared
+        if self.postprocessing is None:
+            return data
+        try:
+            return dict(self.postprocessing(data))
+        except Exception as err:
+            raise BundleInputError(
+                f"the bundle's postprocessing failed ({root_message(err)})",
+                prepared.meta.get("filename_or_obj"),
+            ) from err
+
+    def _segment(self, data: dict[str, Any], prepared: MetaTensor, x: torch.Tensor, result: RunResult) -> None:
+        """Every segmentation output on the input's grid (see :mod:`monai_ext.bundle.segmentation`)."""
+        for name, spec in self.segmentations.items():
+            pred = data.get(name)
+            if not isinstance(pred, torch.Tensor):
+                continue
+            try:
+                segmentation = build_segmentation(
+                    spec,
+                    logits=data[_LOGITS],
+                    pred=pred,
+                    on_input_grid=self.adapted.plan.inverts,
+                    invert=lambda t: self._invert(t, prepared),
+                    image=result.image,
+                )
+            except ValueError as err:
+                raise BundleInputError(f"output {name!r}: {err}", result.source or None) from err
+            if self.explain_segmentation:
+                self._explain_region(segmentation, data[_LOGITS], prepared, x)
+            result.segmentations[name] = segmentation
 
     def _collect_classes(self, data: dict[str, Any], result: RunResult) -> None:
         for name, spec in self.bundle.outputs.items():
@@ -242,12 +322,29 @@ class BundleRunner:
         )
         return cam[0].cpu()
 
+    def _explain_region(
+        self, segmentation: Segmentation, logits: torch.Tensor, prepared: MetaTensor, x: torch.Tensor
+    ) -> None:
+        """Grad-CAM of the largest predicted segment (its summed logit), on the input's grid."""
+        rows = label_statistics(segmentation)
+        if not rows:
+            return
+        row = max(rows, key=lambda r: (r["voxels"], -r["value"]))
+        roi = getattr(self.adapted.inferer, "roi_size", None)
+        cam, info = region_grad_cam(
+            self.network, x, logits.to(x.device), channel=row["value"], kind=segmentation.spec.kind,
+            roi=roi, target_layer=self.target_layer,
+        )  # fmt: skip
+        explanation = self._invert(cam, prepared)
+        segmentation.explanation = MetaTensor(explanation.as_tensor().clamp(0.0, 1.0), affine=segmentation.mask.affine)
+        segmentation.explained = {"label": row["value"], "name": row["name"], "method": "gradcam"} | info
+
     def _collect_outputs(self, data: dict[str, Any], prepared: MetaTensor, result: RunResult) -> None:
         spatial = tuple(prepared.shape[1:])
         outputs = dict(self.bundle.outputs) | ({"features": {"type": "features"}} if "features" in data else {})
         for name, spec in outputs.items():
             value = data.get(name, data["pred"] if name == "pred" else None)
-            if value is None or spec.get("type") == "probabilities":
+            if value is None or spec.get("type") == "probabilities" or name in self.segmentations:
                 continue
             tensor = torch.as_tensor(value).detach().float().cpu()
             if tensor.ndim == len(spatial) + 1 and tuple(tensor.shape[1:]) == spatial:
@@ -280,7 +377,9 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
             ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``,
             ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
-            realism map of that volume is added when the bundle declares ``realism_map``).
+            realism map of that volume is added when the bundle declares ``realism_map``), ``inputPaths``
+            (several channels, in ``channel_def`` order, instead of ``inputPath``), ``explainSegmentation``
+            (``False``) and ``overrides`` (config values, plain data).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
@@ -295,6 +394,8 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         device=str(request.get("device") or "auto"),
         heatmap=str(request.get("heatmapMethod") or "gradcam"),
         target_layer=request.get("targetLayer"),
+        overrides=request.get("overrides"),
+        explain_segmentation=bool(request.get("explainSegmentation", False)),
     )
     if runner.generative:
         result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)
@@ -303,7 +404,8 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
             result = runner.run(request["inputPath"], progress=progress)
             result.maps |= generated  # the generated volume keeps its own grid
     else:
-        result = runner.run(request["inputPath"], target_class=request.get("targetClass"), progress=progress)
+        source = list(request["inputPaths"]) if request.get("inputPaths") else request["inputPath"]
+        result = runner.run(source, target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
     summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}
