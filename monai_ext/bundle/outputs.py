@@ -14,6 +14,7 @@ from monai_ext.bundle.segmentation.write import write_segmentations
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
+from monai_ext.sandbox import current_protections
 
 __all__ = ["result_summary", "write_outputs"]
 
@@ -98,4 +99,5 @@ def result_summary(result: RunResult, *, bundle: Bundle, heatmap: str) -> dict[s
         "heatmap_method": heatmap if "heatmap" in result.maps else None,
         "timings": result.timings,
         "warnings": result.warnings,
+        "protections": current_protections().to_json(),  # which kernel protections the run had (issue 12)
     }

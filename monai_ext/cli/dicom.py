@@ -11,6 +11,7 @@ from monai_ext.io.dicom.load import load_dicom_series
 from monai_ext.io.dicom.plan import plan_volume
 from monai_ext.io.dicom.scan import ScannedSeries, scan
 from monai_ext.io.dicom.stack import split_stacks
+from monai_ext.io.diffusion import bval_bvec_paths
 from monai_ext.io.errors import DicomError
 from monai_ext.io.nifti import save_nifti, sidecar_path
 
@@ -49,9 +50,13 @@ def describe_series(series: ScannedSeries, *, resample: bool = False) -> dict[st
         n_slices=len(plan.stacks[0]),
         shape=list(plan.shape),
         spacing=[round(v, 5) for v in plan.voxel_size],
+        volume_axis=plan.frame_axis[0] if plan.frame_axis else None,
         problems=list(plan.problems),
         loadable=True,
     )
+    b_values = [next((h.b_value for h in s if h.b_value is not None), None) for s in plan.stacks]
+    if any(b is not None for b in b_values):
+        entry["b_values"] = [0.0 if b is None else b for b in b_values]
     return entry
 
 
@@ -65,7 +70,11 @@ def _print_table(entries: list[dict[str, Any]], skipped: list[dict[str, str]]) -
             f"{e['study_description'] or ''} | series #{e['series_number']} '{e['description']}'"
         )
         print(f"    {e['n_slices']} slices from {e['n_files']} files | size {shape} | spacing {spacing} mm")
-        if len(e["stacks"]) > 1:
+        if e.get("volume_axis"):
+            print(
+                f"    volumes by {e['volume_axis']}" + (" (diffusion: b-values in --json)" if "b_values" in e else "")
+            )
+        if len(e["stacks"]) > 1 and not e.get("volume_axis"):
             print("    stacks: " + "; ".join(f"[{i}] {s}" for i, s in enumerate(e["stacks"])))
         for problem in e["problems"]:
             print(f"    problem: {problem}")
@@ -97,6 +106,8 @@ def _convert(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({shape}, {volume.array.dtype}, spacing {', '.join(f'{s:.4g}' for s in volume.spacing)} mm)")
     if not args.no_sidecar:
         print(f"wrote {sidecar_path(out)}")
+    if "b_values" in volume.meta and volume.array.ndim == 4:
+        print("wrote " + " and ".join(str(p) for p in bval_bvec_paths(out)) + " (FSL convention)")
     for problem in volume.meta.get("problems", []):
         print(f"note: {problem}")
     return 0

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from monai_ext.bundle.errors import BundleError
+from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.io.atomic import atomic_write_text
+from monai_ext.io.errors import DicomError
+from monai_ext.sandbox import Protections, ResourceLimits, SandboxPolicy, not_sandboxed, run_sandboxed
 
 __all__ = ["batch_inputs", "register", "run_batch"]
 
@@ -40,12 +43,38 @@ def register(commands: Any) -> None:
         "--feature-maps", default=None, metavar="LAYER", help="also write LAYER's activations (one input)"
     )
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
+    )
+    parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
+    parser.add_argument("--max-cpu-seconds", type=int, default=3600, help="sandbox CPU-time cap (summed over threads)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here."""
+    if args.trusted or args.no_sandbox:
+        reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
+        with not_sandboxed(reason) as protections:
+            return _run_bundle(args, protections)
+    errors = (BundleError, BundleExportError, DicomError)
+    return run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+
+
+def _policy(args: argparse.Namespace) -> SandboxPolicy:
+    """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
+    source = Path(args.input).absolute()
+    reads = (Path(args.bundle).absolute(), source.parent if source.name.lower().endswith(".nhdr") else source)
+    memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
+    limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
+    return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
+
+
+def _run_bundle(args: argparse.Namespace, protections: Protections) -> int:
+    for line in protections.lines():
+        print(line, file=sys.stderr)
     runner = BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
     )

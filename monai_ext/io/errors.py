@@ -24,6 +24,7 @@ __all__ = [
     "NoSeriesError",
     "NonUniformSpacingError",
     "NotAnImageError",
+    "UnsupportedImageError",
 ]
 
 _MAX_LISTED = 6
@@ -96,3 +97,10 @@ class MissingSliceError(NonUniformSpacingError):
 
 class GantryTiltError(DicomError):
     """Slices are sheared (gantry tilt or a non-orthogonal stack); opt in to resampling."""
+
+
+class UnsupportedImageError(DicomError):
+    """An image in a layout the loader does not unpack (tiled mosaics it cannot read, UIH VFRAME, ...).
+
+    Such files are refused, never returned with the wrong geometry.
+    """

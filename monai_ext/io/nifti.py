@@ -10,6 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from monai_ext.io.atomic import atomic_path, atomic_write_text
+from monai_ext.io.diffusion import write_bval_bvec
 from monai_ext.io.errors import DicomError
 from monai_ext.io.sidecar import sidecar_json
 from monai_ext.io.volume import Volume
@@ -35,6 +36,8 @@ def save_nifti(
     volume: Volume, path: str | os.PathLike[str], *, sidecar: bool = True, unit_range_uint8: bool = False
 ) -> Path:
     """Write ``volume`` to ``path`` (``.nii`` or ``.nii.gz``) atomically, plus a JSON sidecar.
+
+    A diffusion volume (``meta["b_values"]``) also gets FSL ``.bval``/``.bvec`` files beside it.
 
     The array is written in its own dtype; ``sform`` and ``qform`` both hold the affine (code 1, scanner),
     units are mm (and s for a 4th dimension).
@@ -73,6 +76,7 @@ def save_nifti(
         nib.save(image, tmp)
     if sidecar:
         atomic_write_text(sidecar_path(path), sidecar_json(volume))
+    write_bval_bvec(volume, path)
     return path
 
 

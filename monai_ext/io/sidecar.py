@@ -47,10 +47,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def _acquisition_fields(path: Path) -> dict[str, Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(ACQUISITION_KEYWORDS))
-    return {k: _jsonable(ds.get(k)) for k in ACQUISITION_KEYWORDS if ds.get(k) not in (None, "")}
+    """Acquisition fields of the first source file; read with ``force`` as the scan did (files without a
+    preamble), and empty when the file cannot be read again (its geometry and pixels are already loaded)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=list(ACQUISITION_KEYWORDS))
+        return {k: _jsonable(ds.get(k)) for k in ACQUISITION_KEYWORDS if ds.get(k) not in (None, "")}
+    except Exception:  # pydicom raises many types on malformed input; the sidecar then lists no such fields
+        return {}
 
 
 def sidecar_dict(volume: Volume, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -78,6 +83,8 @@ def sidecar_dict(volume: Volume, extra: dict[str, Any] | None = None) -> dict[st
             "RescaleInterceptsApplied": meta.get("rescale_intercept"),
             "TransferSyntaxUID": meta.get("transfer_syntax"),
             "FrameAxis": meta.get("frame_axis"),
+            "DiffusionBValues": meta.get("b_values"),
+            "DiffusionGradientsLPS": meta.get("gradients_lps"),
             "FrameValues": meta.get("frame_values"),
             "Resampled": meta.get("resampled", False),
             "Problems": meta.get("problems", []),

@@ -108,8 +108,16 @@ def test_scan_skips_non_images_with_reasons(ct_phantom):
     assert reasons["SOURCE.txt"] == "not a DICOM file"
 
 
+FIRST_RELEASE = (
+    "ct-chest-lidc0314-slab",
+    "ct-head-phantom-philips",
+    "mr-head-t1-sag-siemens-prisma",
+    "mr-brain-t2-ax-siemens-trio",
+)
+
+
 def test_whole_tree_lists_every_series(shared_data):
-    result = scan(shared_data / "dicom")
+    result = scan([shared_data / "dicom" / name for name in FIRST_RELEASE])
     modalities = sorted(s.identity.modality for s in result.series)
     assert modalities == ["CT", "CT", "MR", "MR"]
     assert sorted(len(s.headers) for s in result.series) == [28, 35, 55, 64]

@@ -15,16 +15,20 @@ from typing import Any
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
+from monai_ext.io.dicom.private_tags import PRIVATE_TAGS
+
 __all__ = ["DECODABLE_VRS", "decode_raw", "fast_get", "tag_and_vr"]
 
-_TEXT_VRS = frozenset({"UI", "CS", "DS", "IS", "DA", "TM", "AS", "DT"})
+_TEXT_VRS = frozenset({"UI", "CS", "DS", "IS", "DA", "TM", "AS", "DT", "LO", "SH", "LT"})
 _BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
 DECODABLE_VRS = _TEXT_VRS | _BINARY_VRS.keys()
 
 
 @functools.cache
 def tag_and_vr(keyword: str) -> tuple[int, str]:
-    """Tag (as an int) and dictionary VR of a DICOM keyword."""
+    """Tag (as an int) and dictionary VR of a DICOM keyword (or a pseudo-keyword of :data:`PRIVATE_TAGS`)."""
+    if keyword in PRIVATE_TAGS:
+        return PRIVATE_TAGS[keyword]
     tag = tag_for_keyword(keyword)
     if tag is None:
         raise KeyError(f"unknown DICOM keyword {keyword!r}")
@@ -64,6 +68,14 @@ def fast_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
     element = ds._dict.get(tag)  # type: ignore[call-overload]
     if element is None:
         return default
+    if keyword in PRIVATE_TAGS:
+        try:
+            value = ds[tag].value if not getattr(element, "is_raw", False) else element.value
+        except Exception:  # a malformed private value is as good as absent
+            return default
+        if isinstance(value, bytes):  # raw, or UN in an explicit-VR file: decode with the declared VR
+            value = decode_raw(value, vr, getattr(element, "is_little_endian", True) is not False)
+        return default if value is None else value
     if not getattr(element, "is_raw", False) or element.value is None or vr not in DECODABLE_VRS:
         return ds.get(keyword, default)
     value = decode_raw(element.value, vr, element.is_little_endian)

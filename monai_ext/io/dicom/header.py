@@ -7,7 +7,6 @@ uncompressed pixel data can later be read straight into the output volume withou
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,13 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from monai_ext.io.dicom.diffusion_tags import read_diffusion
 from monai_ext.io.dicom.fastget import fast_get
+from monai_ext.io.dicom.header_values import first_float, float_tuple, int_or_none
 
 __all__ = [
+    "HEADER_KEYWORDS",
+    "MosaicTile",
     "SeriesIdentity",
     "SliceHeader",
     "first_float",
@@ -29,6 +32,20 @@ __all__ = [
 ]
 
 PIXEL_DATA_TAG = Tag(0x7FE0, 0x0010)
+
+_GE_PARTS = {0: "M", 1: "P", 2: "R", 3: "I"}
+_PART_NAMES = {"MAGNITUDE": "M", "PHASE": "P", "REAL": "R", "IMAGINARY": "I", "M": "M", "P": "P", "R": "R", "I": "I"}
+
+# Every keyword :func:`header_from_fields` reads (both header readers fetch these and nothing else).
+HEADER_KEYWORDS: tuple[str, ...] = (
+    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
+    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
+    "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
+    "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
+    "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames", "ImageType", "AcquisitionTime",
+    "Manufacturer", "ComplexImageComponent", "SpacingBetweenSlices", "GEImageType", "GEPulseSequenceName",
+    "SiemensNumberOfImagesInMosaic",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,36 +100,38 @@ class SliceHeader:
     number_of_frames: int = 1
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    image_type: tuple[str, ...] = ()
+    acquisition_time: str | None = None
+    manufacturer: str = ""
+    b_value: float | None = None
+    gradient: tuple[float, float, float] | None = None
+    complex_part: str | None = None
+    pulse_sequence: str | None = None
+    spacing_between_slices: float | None = None
+    mosaic: MosaicTile | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-
-def float_tuple(value: Any) -> tuple[float, ...] | None:
-    """Convert a multi-valued DS/FD element to floats; ``None`` if absent or not numeric."""
-    if value is None:
-        return None
-    try:
-        items = [value] if isinstance(value, str | bytes | int | float) else list(value)
-        out = tuple(float(v) for v in items)
-    except (TypeError, ValueError):
-        return None
-    return out if all(math.isfinite(v) for v in out) else None
+    @property
+    def image_key(self) -> tuple[str, int | None, int | None]:
+        """Identity of the image: SOP instance, frame and mosaic tile."""
+        return (self.sop_instance_uid, self.frame, self.mosaic.index if self.mosaic else None)
 
 
-def first_float(value: Any) -> float | None:
-    """First numeric value of a (possibly multi-valued) element, else ``None``."""
-    values = float_tuple(value)
-    return values[0] if values else None
+@dataclass(frozen=True)
+class MosaicTile:
+    """Where one slice of a Siemens mosaic lies in the stored image.
 
+    Attributes:
+        index: slice index within the mosaic (tile order: row-major).
+        per_side: tiles per row (and per column) of the mosaic.
+        stored_rows: rows of the whole stored image.
+        stored_columns: columns of the whole stored image.
+    """
 
-def _int_or_none(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        if not isinstance(value, str | bytes | int | float):
-            value = next(iter(value))
-        return int(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    index: int
+    per_side: int
+    stored_rows: int
+    stored_columns: int
 
 
 def _pixel_location(ds: Dataset) -> tuple[int | None, int | None]:
@@ -135,7 +154,7 @@ def series_identity(ds: Dataset) -> SeriesIdentity:
         study_date=str(ds.get("StudyDate", "")),
         study_description=str(ds.get("StudyDescription", "")),
         series_description=str(ds.get("SeriesDescription", "")),
-        series_number=_int_or_none(ds.get("SeriesNumber")),
+        series_number=int_or_none(ds.get("SeriesNumber")),
         modality=str(ds.get("Modality", "")),
         manufacturer=str(ds.get("Manufacturer", "")),
         model=str(ds.get("ManufacturerModelName", "")),
@@ -161,8 +180,12 @@ def header_from_fields(
         length: its length in bytes.
     """
     orientation = float_tuple(get("ImageOrientationPatient"))
+    orientation = orientation if orientation and len(orientation) == 6 else None
     position = float_tuple(get("ImagePositionPatient"))
     spacing = float_tuple(get("PixelSpacing"))
+    manufacturer = str(get("Manufacturer", "") or "")
+    b_value, gradient = read_diffusion(get, orientation, manufacturer)
+    image_type = _text_tuple(get("ImageType"))
     return SliceHeader(
         path=path,
         frame=None,
@@ -171,7 +194,7 @@ def header_from_fields(
         rows=int(get("Rows", 0) or 0),
         columns=int(get("Columns", 0) or 0),
         position=position if position and len(position) == 3 else None,
-        orientation=orientation if orientation and len(orientation) == 6 else None,
+        orientation=orientation,
         pixel_spacing=spacing if spacing and len(spacing) == 2 else None,
         slice_thickness=first_float(get("SliceThickness")),
         rescale_slope=first_float(get("RescaleSlope")) or 1.0,
@@ -182,13 +205,42 @@ def header_from_fields(
         samples_per_pixel=int(get("SamplesPerPixel", 1) or 1),
         photometric=str(get("PhotometricInterpretation", "MONOCHROME2")),
         transfer_syntax=transfer_syntax,
-        instance_number=_int_or_none(get("InstanceNumber")),
-        acquisition_number=_int_or_none(get("AcquisitionNumber")),
-        echo_number=_int_or_none(get("EchoNumbers")),
+        instance_number=int_or_none(get("InstanceNumber")),
+        acquisition_number=int_or_none(get("AcquisitionNumber")),
+        echo_number=int_or_none(get("EchoNumbers")),
         echo_time=first_float(get("EchoTime")),
-        temporal_position=_int_or_none(get("TemporalPositionIdentifier")),
+        temporal_position=int_or_none(get("TemporalPositionIdentifier")),
         trigger_time=first_float(get("TriggerTime")),
-        number_of_frames=_int_or_none(get("NumberOfFrames")) or 1,
+        number_of_frames=int_or_none(get("NumberOfFrames")) or 1,
         pixel_offset=offset,
         pixel_length=length,
+        image_type=image_type,
+        acquisition_time=str(get("AcquisitionTime")) if get("AcquisitionTime") else None,
+        manufacturer=manufacturer,
+        b_value=b_value,
+        gradient=gradient,
+        complex_part=_complex_part(get, image_type),
+        pulse_sequence=str(get("GEPulseSequenceName")) if get("GEPulseSequenceName") else None,
+        spacing_between_slices=first_float(get("SpacingBetweenSlices")),
     )
+
+
+def _text_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(str(v).strip().upper() for v in items)
+
+
+def _complex_part(get: Callable[..., Any], image_type: tuple[str, ...]) -> str | None:
+    """``M``/``P``/``R``/``I`` from ComplexImageComponent, GE's private image type, or the ImageType values."""
+    component = str(get("ComplexImageComponent", "") or "").upper()
+    if component in _PART_NAMES:
+        return _PART_NAMES[component]
+    ge = int_or_none(get("GEImageType"))
+    if ge is not None and str(get("Manufacturer", "")).upper().startswith("GE"):
+        return _GE_PARTS.get(ge, f"GE{ge}")  # other values: GE's field-map and derived image types
+    for value in image_type[2:]:
+        if value in _PART_NAMES:
+            return _PART_NAMES[value]
+    return None

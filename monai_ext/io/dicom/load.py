@@ -91,10 +91,20 @@ def _volume_meta(series: ScannedSeries, plan: VolumePlan, dtype: np.dtype) -> di
         "dtype": str(dtype),
         "frame_axis": plan.frame_axis[0] if plan.frame_axis else None,
         "frame_values": plan.frame_axis[1] if plan.frame_axis else None,
+        **_diffusion_meta(plan),
         "resampled": plan.resample_slices or plan.unshear_slices,
         "problems": list(plan.problems),
         "source_files": [str(p) for p in dict.fromkeys(h.path for h in headers)],
     }
+
+
+def _diffusion_meta(plan: VolumePlan) -> dict[str, Any]:
+    """Per-volume b-values and patient-axis directions (LPS), when the images record them."""
+    if not any(h.b_value is not None or h.gradient is not None for h in plan.headers):
+        return {}
+    b_values = [next((h.b_value for h in stack if h.b_value is not None), 0.0) for stack in plan.stacks]
+    gradients = [next((list(h.gradient) for h in stack if h.gradient is not None), None) for stack in plan.stacks]
+    return {"b_values": b_values, "gradients_lps": gradients}
 
 
 def load_plan(series: ScannedSeries, plan: VolumePlan) -> Volume:

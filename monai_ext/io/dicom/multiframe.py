@@ -66,6 +66,12 @@ def _frame_header(base: SliceHeader, ds: Dataset, index: int, frame_bytes: int |
     stack_id = _attr(groups, "FrameContentSequence", "StackID")
     echo_time = first_float(_attr(groups, "MREchoSequence", "EffectiveEchoTime"))
     trigger = first_float(_attr(groups, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"))
+    b_value, gradient = _frame_diffusion(groups, base)
+    frame_type = _attr(groups, "MRImageFrameTypeSequence", "FrameType") or _attr(
+        groups, "CTImageFrameTypeSequence", "FrameType"
+    )
+    component = _attr(groups, "MRImageFrameTypeSequence", "ComplexImageComponent")
+    acquired = _attr(groups, "FrameContentSequence", "FrameAcquisitionDateTime")
     offset = None
     if base.pixel_offset is not None and frame_bytes is not None:
         offset = base.pixel_offset + index * frame_bytes
@@ -84,7 +90,29 @@ def _frame_header(base: SliceHeader, ds: Dataset, index: int, frame_bytes: int |
         trigger_time=trigger if trigger is not None else base.trigger_time,
         pixel_offset=offset,
         pixel_length=frame_bytes if offset is not None else None,
+        b_value=b_value,
+        gradient=gradient,
+        image_type=tuple(str(v).upper() for v in frame_type) if frame_type else base.image_type,
+        complex_part=str(component)[:1].upper() if component else base.complex_part,
+        acquisition_time=str(acquired) if acquired else base.acquisition_time,
     )
+
+
+def _frame_diffusion(
+    groups: list[Dataset], base: SliceHeader
+) -> tuple[float | None, tuple[float, float, float] | None]:
+    """b-value and direction (patient axes) from the frame's ``MRDiffusionSequence`` (Siemens XA, Philips)."""
+    item = _group_item(groups, "MRDiffusionSequence")
+    if item is None:
+        return base.b_value, base.gradient
+    b_value = first_float(item.get("DiffusionBValue"))
+    direction_items = item.get("DiffusionGradientDirectionSequence")
+    direction = float_tuple(direction_items[0].get("DiffusionGradientOrientation")) if direction_items else None
+    gradient = None
+    if direction is not None and len(direction) == 3:
+        norm = float(np.linalg.norm(direction))
+        gradient = tuple(float(v) / norm for v in direction) if norm > 1e-6 else None
+    return (b_value if b_value is not None else base.b_value), gradient or base.gradient  # type: ignore[return-value]
 
 
 def _grid_offsets(ds: Dataset, base: SliceHeader, n_frames: int) -> list[tuple[float, float, float] | None]:

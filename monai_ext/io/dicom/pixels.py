@@ -8,6 +8,7 @@ Compressed transfer syntaxes go through pydicom's decoders (pylibjpeg, GDCM); a 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import pydicom
 from pydicom.uid import UID
 
 from monai_ext.io.dicom.header import SliceHeader
+from monai_ext.io.dicom.mosaic import tile_view
 from monai_ext.io.errors import CorruptDicomError, InconsistentSeriesError, MissingDecoderError
 
 __all__ = ["output_dtype", "read_pixels"]
@@ -136,6 +138,28 @@ def _read_raw(fh, h: SliceHeader, buffer: np.ndarray) -> np.ndarray:  # type: ig
     return buffer
 
 
+def _read_mosaic(path: Path, tiles: list[SliceHeader], outs: list[np.ndarray]) -> None:
+    """Read a mosaic's stored image once and copy each tile into its output slice."""
+    first = tiles[0]
+    assert first.mosaic is not None
+    stored_header = dataclasses.replace(
+        first, rows=first.mosaic.stored_rows, columns=first.mosaic.stored_columns, mosaic=None
+    )
+    if _can_read_raw(stored_header):
+        buffer = np.empty((stored_header.rows, stored_header.columns), _raw_dtype(stored_header))
+        with open(path, "rb") as fh:
+            stored = _fix_bits(_read_raw(fh, stored_header, buffer), stored_header)
+    else:
+        stored = _decode_file(path, first.transfer_syntax)[0]
+        if stored.shape != (stored_header.rows, stored_header.columns):
+            raise InconsistentSeriesError(
+                f"decoded mosaic has shape {stored.shape}, header says {(stored_header.rows, stored_header.columns)}",
+                [path],
+            )
+    for h, out in zip(tiles, outs, strict=True):
+        _rescale_into(out, tile_view(stored, h), h)
+
+
 def read_pixels(headers: Sequence[SliceHeader], out: np.ndarray) -> None:
     """Fill ``out`` with the rescaled images of ``headers``, in the given order.
 
@@ -151,9 +175,12 @@ def read_pixels(headers: Sequence[SliceHeader], out: np.ndarray) -> None:
     by_file: dict[Path, list[int]] = {}
     for index, h in enumerate(headers):
         by_file.setdefault(h.path, []).append(index)
-    buffers: dict[np.dtype, np.ndarray] = {}
+    buffers: dict[tuple[np.dtype, int, int], np.ndarray] = {}
     for path, indices in by_file.items():
         first = headers[indices[0]]
+        if first.mosaic is not None:
+            _read_mosaic(path, [headers[i] for i in indices], [out[i] for i in indices])
+            continue
         if first.samples_per_pixel != 1:
             raise InconsistentSeriesError(
                 f"colour images (SamplesPerPixel {first.samples_per_pixel}) cannot form a scalar volume",
@@ -164,7 +191,7 @@ def read_pixels(headers: Sequence[SliceHeader], out: np.ndarray) -> None:
                 for i in indices:
                     h = headers[i]
                     dtype = _raw_dtype(h)
-                    buf = buffers.setdefault(dtype, np.empty((h.rows, h.columns), dtype))
+                    buf = buffers.setdefault((dtype, h.rows, h.columns), np.empty((h.rows, h.columns), dtype))
                     _rescale_into(out[i], _fix_bits(_read_raw(fh, h, buf), h), h)
             continue
         frames = _decode_file(path, first.transfer_syntax)

@@ -75,7 +75,42 @@ def _stack_files(stacks: list[Stack]) -> list[Path]:
     return list(dict.fromkeys(odd + [h.path for h in stacks[largest].headers]))
 
 
+_SCREENSHOT_TYPES = frozenset({"SECONDARY", "SCREEN SAVE", "SCREENSHOT", "SUMMARY"})
+
+
+def _screenshot_like(stack: Stack) -> bool:
+    """Images that are pictures of a screen (an exam summary, a saved screen), not slices of a volume."""
+    return all(
+        h.samples_per_pixel != 1
+        or h.position is None
+        or h.orientation is None
+        or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
+        for h in stack.headers
+    )
+
+
+def _set_aside_screenshots(stacks: list[Stack]) -> tuple[list[Stack], str | None]:
+    """Drop screenshot-like groups when the rest forms one volume, with a note naming what was dropped."""
+    kept = [s for s in stacks if not _screenshot_like(s)]
+    if not kept or len(kept) == len(stacks):
+        return stacks, None
+    if len(kept) > 1 and not (len({s.group for s in kept}) == 1 and all(s.dimension is not None for s in kept)):
+        return stacks, None
+    dropped = [h for s in stacks if s not in kept for h in s.headers]
+    note = (
+        f"ignored {len(dropped)} screenshot-like image(s) of the series (secondary/screen-save images or "
+        f"without geometry, first {dropped[0].path.name}) beside the image stack"
+    )
+    return kept, note
+
+
 def _choose(stacks: list[Stack], index: int | None) -> list[Stack]:
+    if index is None and len(stacks) > 1:
+        kept, note = _set_aside_screenshots(stacks)
+        if note is not None:
+            for s in kept:
+                s.problems.append(note)
+            return _choose(kept, None)
     listing = "; ".join(f"[{i}] {s.label} (first file {s.headers[0].path.name})" for i, s in enumerate(stacks))
     files = _stack_files(stacks)
     if index is not None:
@@ -114,7 +149,12 @@ def _pixel_spacing(headers: list[SliceHeader], problems: list[str]) -> tuple[flo
         values = sorted(spacings)  # type: ignore[type-var]
         if np.ptp(np.array(values), axis=0).max() > 1e-4:
             raise InconsistentSeriesError(f"PixelSpacing differs between slices: {values[:4]}", [headers[0].path])
-    return headers[0].pixel_spacing  # type: ignore[return-value]
+    spacing = headers[0].pixel_spacing
+    assert spacing is not None
+    if min(spacing) <= 0:
+        problems.append(f"PixelSpacing {list(spacing)} is not positive: 1 mm assumed")
+        return (1.0, 1.0)
+    return spacing
 
 
 def _check_pixel_format(headers: list[SliceHeader]) -> None:

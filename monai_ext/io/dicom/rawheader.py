@@ -15,9 +15,11 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import DECODABLE_VRS, decode_raw, tag_and_vr
+from monai_ext.io.dicom.header import HEADER_KEYWORDS
 
-__all__ = ["RawHeader", "parse_raw_header"]
+__all__ = ["RawHeader", "media_sop_class", "parse_raw_header"]
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"})
 _UNDEFINED = 0xFFFFFFFF
@@ -28,16 +30,7 @@ _MULTIFRAME_TAGS = frozenset({0x52009229, 0x52009230})  # shared / per-frame fun
 _MAX_DEPTH = 8
 
 
-WANTED = {
-    keyword: tag_and_vr(keyword)
-    for keyword in (
-        "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
-        "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope",
-        "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
-        "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
-        "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames",
-    )
-}  # fmt: skip
+WANTED = {keyword: tag_and_vr(keyword) for keyword in (*HEADER_KEYWORDS, *DIFFUSION_KEYWORDS)}
 assert all(vr in DECODABLE_VRS for _, vr in WANTED.values())
 _WANTED_TAGS = frozenset(tag for tag, _ in WANTED.values())
 
@@ -153,6 +146,16 @@ def _file_meta(data: bytes) -> tuple[str, str, int]:
     if not syntax:
         raise _UnsupportedError("no transfer syntax in the file meta group")
     return syntax, sop, reader.pos
+
+
+def media_sop_class(data: bytes) -> str | None:
+    """``MediaStorageSOPClassUID`` from the file meta group at the start of ``data``, else ``None``."""
+    if data[128:132] != b"DICM":
+        return None
+    try:
+        return _file_meta(data)[1] or None
+    except (_UnsupportedError, struct.error, UnicodeDecodeError):
+        return None
 
 
 def _walk(data: bytes, start: int, syntax: str) -> RawHeader:

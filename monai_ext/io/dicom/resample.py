@@ -8,8 +8,6 @@ every slice lies on one orthogonal grid. Both are recorded in the volume's ``pro
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 __all__ = ["resample_along_normal", "unshear"]
 
@@ -55,6 +53,9 @@ def unshear(slices: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     Returns:
         ``(N, rows, cols)`` float32 images.
     """
+    import torch  # imported here: the DICOM command line must not pay for torch unless it unshears
+    import torch.nn.functional as F
+
     n, rows, cols = slices.shape
     data = torch.from_numpy(np.ascontiguousarray(slices, dtype=np.float32))
     floor = float(data.min())

@@ -21,8 +21,11 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
 from monai_ext.io.dicom.fastget import fast_get as get
+from monai_ext.io.dicom.fastget import tag_and_vr
 from monai_ext.io.dicom.header import (
+    HEADER_KEYWORDS,
     PIXEL_DATA_TAG,
     SeriesIdentity,
     SliceHeader,
@@ -30,9 +33,10 @@ from monai_ext.io.dicom.header import (
     header_from_fields,
     series_identity,
 )
+from monai_ext.io.dicom.mosaic import expand_mosaic, is_mosaic
 from monai_ext.io.dicom.multiframe import expand_frames, is_multiframe
-from monai_ext.io.dicom.rawheader import RawHeader, parse_raw_header
-from monai_ext.io.errors import CorruptDicomError, NotAnImageError
+from monai_ext.io.dicom.rawheader import RawHeader, media_sop_class, parse_raw_header
+from monai_ext.io.errors import CorruptDicomError, NotAnImageError, UnsupportedImageError
 
 __all__ = [
     "ScanResult",
@@ -50,14 +54,15 @@ _DEFER = 512  # element values larger than this are located, not read
 
 # Tags the pydicom path reads from every file (series descriptions come from one file: see _identity).
 HEADER_TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "Rows", "Columns",
-    "ImagePositionPatient", "ImageOrientationPatient",
-    "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept", "BitsAllocated", "BitsStored",
-    "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation", "InstanceNumber",
-    "AcquisitionNumber", "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime",
-    "NumberOfFrames", "GridFrameOffsetVector", "PerFrameFunctionalGroupsSequence",
-    "SharedFunctionalGroupsSequence", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
-]  # fmt: skip
+    *HEADER_KEYWORDS,
+    *DIFFUSION_KEYWORDS,
+    "GridFrameOffsetVector",
+    "PerFrameFunctionalGroupsSequence",
+    "SharedFunctionalGroupsSequence",
+    "PixelData",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+]
 
 # SOP classes that carry pixel data but are not image series a volume reader should stack.
 _NOT_IMAGE_SOP = {
@@ -65,6 +70,17 @@ _NOT_IMAGE_SOP = {
     "1.2.840.10008.5.1.4.1.1.66.4": "segmentation object (SEG)",
     "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
 }
+# Vendor-private SOP classes known to hold no image (Philips exports put them beside every series).
+_PRIVATE_NOT_IMAGE_SOP = {
+    "1.3.46.670589.11.0.0.12.1": "Philips private MR spectrum",
+    "1.3.46.670589.11.0.0.12.2": "Philips private MR series data",
+    "1.3.46.670589.11.0.0.12.3": "Philips private MR examination data",
+    "1.3.46.670589.11.0.0.12.4": "Philips private MR ExamCard",
+    "1.3.46.670589.2.5.1.1": "Philips private 3D presentation state",
+    "1.3.12.2.1107.5.9.1": "Siemens CSA non-image",
+}
+_STANDARD_PREFIX = "1.2.840.10008."
+_PIXEL_SOP_WORDS = ("Image", "Dose", "Parametric Map")
 _NOT_IMAGE_MODALITY = {"SR", "SEG", "PR", "KO", "REG", "RTSTRUCT", "RTPLAN", "RTRECORD", "DOC", "PLAN"}
 
 
@@ -107,7 +123,7 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
     return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] < b"\x00\x10"
 
 
-_HEADER_TAG_VALUES = [Tag(keyword) for keyword in HEADER_TAGS]  # converted once, not on every file
+_HEADER_TAG_VALUES = [Tag(tag_and_vr(keyword)[0]) for keyword in HEADER_TAGS]  # converted once, not on every file
 _IDENTITY_TAGS = [
     Tag(keyword)
     for keyword in (
@@ -132,13 +148,17 @@ def _read_start(path: Path) -> bytes:
     return data
 
 
-def read_raw_header(path: Path) -> tuple[bytes, RawHeader | None]:
+def read_raw_header(path: Path, data: bytes | None = None) -> tuple[bytes, RawHeader | None]:
     """The first bytes of ``path`` and its fast-path header (``None``: pydicom must parse it).
+
+    Args:
+        path: the file.
+        data: its first bytes when already read.
 
     Raises:
         InvalidDicomError: not a DICOM file.
     """
-    data = _read_start(path)
+    data = _read_start(path) if data is None else data
     raw = parse_raw_header(data)
     if raw is None and len(data) == _CHUNK:  # long header (e.g. vendor private blocks): read further
         with open(path, "rb") as fh:
@@ -152,8 +172,14 @@ def _read_dataset(path: Path, data: bytes) -> Dataset:
     size = path.stat().st_size
     force = data[128:132] != b"DICM"
     try:
-        ds = _parse(data, force)
-        if PIXEL_DATA_TAG not in ds._dict and size > len(data):
+        try:
+            ds = _parse(data, force)
+            complete = PIXEL_DATA_TAG in ds._dict or size <= len(data)
+        except Exception:  # the bytes read may end inside an element: parse the whole file before judging
+            if size <= len(data):
+                raise
+            complete = False
+        if not complete:
             with open(path, "rb") as fh:
                 data = fh.read()
             ds = _parse(data, force)
@@ -197,20 +223,39 @@ def check_encapsulated(path: Path, offset: int) -> None:
             fh.seek(length, io.SEEK_CUR)
 
 
+def non_image_reason(sop: str) -> str | None:
+    """Why a SOP class holds no image (a standard non-image class or a known private one), else ``None``."""
+    if sop in _NOT_IMAGE_SOP:
+        return _NOT_IMAGE_SOP[sop]
+    if sop in _PRIVATE_NOT_IMAGE_SOP:
+        return f"{_PRIVATE_NOT_IMAGE_SOP[sop]} ({sop})"
+    if sop.startswith(_STANDARD_PREFIX):
+        name = UID(sop).name
+        if name.endswith("Storage") and not any(word in name for word in _PIXEL_SOP_WORDS):
+            return name
+    return None
+
+
 def _refuse_non_image(sop: str, modality: str, has_pixels: bool, has_rows: bool, path: Path) -> None:
-    """Raise :class:`NotAnImageError` (or :class:`CorruptDicomError` for a truncated image) as needed."""
+    """Raise :class:`NotAnImageError` (or :class:`CorruptDicomError` for a truncated image) as needed.
+
+    A file is called corrupt only when it claims to be an image (a standard image storage class, or no SOP
+    class at all but image attributes) and has no pixel data: a private object with Rows but no pixels is a
+    vendor's non-image object.
+    """
     modality = modality.upper()
     name = UID(sop).name if sop else "unknown SOP class"
-    if sop in _NOT_IMAGE_SOP:
-        raise NotAnImageError(f"not an image: {_NOT_IMAGE_SOP[sop]}", [path])
+    reason = non_image_reason(sop)
+    if reason is not None:
+        raise NotAnImageError(f"not an image: {reason}", [path])
     if modality in _NOT_IMAGE_MODALITY:
         raise NotAnImageError(f"not an image: modality {modality} ({name})", [path])
     if not has_pixels:
-        if "Image Storage" in name or has_rows:
+        if "Image Storage" in name or (has_rows and not sop):
             raise CorruptDicomError(
                 f"an image object ({name}) without pixel data: the file is truncated or corrupt", [path]
             )
-        raise NotAnImageError(f"no pixel data ({name})", [path])
+        raise NotAnImageError(f"not an image: no pixel data ({name})", [path])
 
 
 def read_headers(path: Path) -> list[SliceHeader]:
@@ -224,7 +269,11 @@ def read_headers(path: Path) -> list[SliceHeader]:
         NotAnImageError: DICOM without an image.
         CorruptDicomError: truncated or unparsable.
     """
-    data, raw = read_raw_header(path)
+    data = _read_start(path)
+    early = non_image_reason(media_sop_class(data) or "")
+    if early is not None:  # classified from the file meta: large non-image objects are never parsed
+        raise NotAnImageError(f"not an image: {early}", [path])
+    data, raw = read_raw_header(path, data)
     if raw is not None:
         sop = str(raw.get("SOPClassUID", "") or raw.media_sop_class)
         _refuse_non_image(sop, str(raw.get("Modality", "")), raw.has_pixel_data, "Rows" in raw, path)
@@ -232,7 +281,7 @@ def read_headers(path: Path) -> list[SliceHeader]:
         _check_truncation([header], path)
         if raw.encapsulated_offset is not None:
             check_encapsulated(path, raw.encapsulated_offset)
-        return [header]
+        return _unpack_layouts([header])
     ds = _read_dataset(path, data)
     meta = getattr(ds, "file_meta", None)
     sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
@@ -243,6 +292,35 @@ def read_headers(path: Path) -> list[SliceHeader]:
         syntax = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
     headers = expand_frames(ds, path, syntax) if is_multiframe(ds) else [header_from_dataset(ds, path, syntax)]
     _check_truncation(headers, path)
+    return _unpack_layouts(headers)
+
+
+def _unpack_layouts(headers: list[SliceHeader]) -> list[SliceHeader]:
+    """Unpack Siemens mosaics into slices; refuse layouts that would otherwise load with wrong geometry.
+
+    Raises:
+        UnsupportedImageError: a mosaic that cannot be unpacked, a UIH VFRAME tiled image, a GE ``epi_pepolar``
+            series (alternate volumes stored row-flipped with no header change), an image without size.
+    """
+    first = headers[0]
+    if first.rows <= 0 or first.columns <= 0:
+        raise CorruptDicomError(
+            f"pixel data without a valid image size (Rows {first.rows}, Columns {first.columns})", [first.path]
+        )
+    if "VFRAME" in first.image_type:
+        raise UnsupportedImageError(
+            "UIH VFRAME image: several slices stored as tiles of one image with their geometry in UIH private "
+            "tags, which this loader does not unpack; export the series as one image per slice",
+            [first.path],
+        )
+    if first.pulse_sequence and "epi_pepolar" in first.pulse_sequence.lower():
+        raise UnsupportedImageError(
+            f"GE {first.pulse_sequence} series: its volumes alternate the phase-encoding polarity and the "
+            "reversed ones are stored row-flipped with nothing in the public header to say which; not converted",
+            [first.path],
+        )
+    if len(headers) == 1 and is_mosaic(first):
+        return expand_mosaic(first)
     return headers
 
 
@@ -291,6 +369,9 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 continue
             except NotAnImageError as err:
                 skipped.append(SkippedFile(path, err.problem))
+                continue
+            except UnsupportedImageError as err:
+                skipped.append(SkippedFile(path, f"unsupported: {err.problem}"))
                 continue
             except CorruptDicomError as err:
                 skipped.append(SkippedFile(path, f"corrupt: {err.problem}"))

@@ -15,6 +15,7 @@ import numpy as np
 
 from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
+from monai_ext.io.dicom.volumes import group_volumes
 from monai_ext.io.errors import DuplicateSliceError, MissingGeometryError
 
 __all__ = ["DIMENSION_FIELDS", "Stack", "split_stacks"]
@@ -93,10 +94,10 @@ def _group_by_geometry(headers: list[SliceHeader]) -> list[list[SliceHeader]]:
 
 def _drop_copies(headers: list[SliceHeader]) -> tuple[list[SliceHeader], list[str]]:
     """Remove repeated copies of the same image (same SOP instance and frame), keeping the first."""
-    seen: dict[tuple[str, int | None], SliceHeader] = {}
+    seen: dict[tuple[str, int | None, int | None], SliceHeader] = {}
     kept, notes = [], []
     for h in headers:
-        key = (h.sop_instance_uid, h.frame)
+        key = h.image_key
         if h.sop_instance_uid and key in seen:
             notes.append(f"ignored {h.path}: a copy of {seen[key].path} (same SOPInstanceUID)")
             continue
@@ -144,6 +145,9 @@ def _duplicate_error(headers: list[SliceHeader]) -> DuplicateSliceError:
 def _split_group(headers: list[SliceHeader], group: int) -> list[Stack]:
     if not _has_duplicate_positions(headers):
         return [Stack(headers=headers, group=group)]
+    volumes = group_volumes(headers)
+    if volumes is not None:
+        return [Stack(headers=v.headers, group=group, dimension=(v.axis, v.value)) for v in volumes]
     for name in DIMENSION_FIELDS:
         parts = _split_by(headers, lambda h, n=name: getattr(h, n))  # type: ignore[misc]
         if len(parts) < 2 or None in parts:
