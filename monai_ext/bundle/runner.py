@@ -23,7 +23,8 @@ import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.channels import check_channels, load_channels
-from monai_ext.bundle.errors import BundleFileError, BundleInputError
+from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number
+from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource
 from monai_ext.bundle.loader import Bundle, load_companion
@@ -81,17 +82,35 @@ class BundleRunner:
         self.device = default_device(device)
         self.adapted = adapt_bundle(bundle, trusted=trusted, device=self.device, overrides=overrides)
         self.bundle = self.adapted.bundle
-        self.heatmap = heatmap
-        self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
-        self.preprocessing = self.adapted.preprocessing
-        if self.preprocessing is None and not self.generative:
-            raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
-        self.postprocessing = self.adapted.postprocessing
-        self.network = self.bundle.network.to(self.device)
-        self.explain_segmentation = explain_segmentation
-        self.segmentations = segmentation_specs(self.bundle, activation=self.adapted.plan.activation)
-        self._discriminator: torch.nn.Module | None = None
-        self._extra: dict[str, Any] = {}  # keys the loading steps add beside the image (e.g. image_meta_dict)
+        try:
+            self.heatmap = heatmap
+            self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
+            check_layer_name(self.target_layer, self.bundle.config.path)
+            if not self.generative:  # a GAN's layer names its discriminator, checked when that is loaded
+                check_layer(self.bundle.network, self.target_layer, self.bundle.config.path)
+            self.preprocessing = self.adapted.preprocessing
+            if self.preprocessing is None and not self.generative:
+                raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
+            self.postprocessing = self.adapted.postprocessing
+            self.network = self.bundle.network.to(self.device)
+            self.explain_segmentation = explain_segmentation
+            self.segmentations = segmentation_specs(self.bundle, activation=self.adapted.plan.activation)
+            self._discriminator: torch.nn.Module | None = None
+            self._extra: dict[str, Any] = {}  # keys the loading steps add beside the image (e.g. image_meta_dict)
+        except BaseException:
+            if not isinstance(bundle, Bundle):
+                self.bundle.close()
+            raise
+
+    def close(self) -> None:
+        """Release the bundle (deletes the temporary copy of a zipped bundle)."""
+        self.bundle.close()
+
+    def __enter__(self) -> BundleRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def generative(self) -> bool:
@@ -115,7 +134,7 @@ class BundleRunner:
         progress("generate", 0.3, f"Generating a volume from seed {seed} on {self.device}")
         with torch.no_grad():
             volume = self.network(z.to(self.device))[0].float().cpu()
-        voxel = float(self.bundle.optional("voxel_size_mm") or 1.0)
+        voxel = config_number(self.bundle, "voxel_size_mm", default=1.0, low=1e-3, high=1e3)
         affine = torch.diag(torch.tensor([voxel, voxel, voxel, 1.0], dtype=torch.float64))
         image = MetaTensor(volume, affine=affine, meta={"filename_or_obj": f"{name} seed {seed}"})
         result = RunResult(source=f"{name} seed {seed}", image=image, device=str(self.device))
@@ -238,8 +257,16 @@ class BundleRunner:
     def _forward(self, prepared: MetaTensor, x: torch.Tensor) -> dict[str, Any]:
         inferer = self.adapted.inferer
         stitch_device(inferer, x, int(self.bundle.outputs.get("pred", {}).get("num_channels") or 1), self.device)
-        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
-            out = inferer(x, self.network)
+        try:
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+                out = inferer(x, self.network)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except (RuntimeError, ValueError, TypeError) as err:  # e.g. a size the network's strides cannot divide
+            raise BundleInputError(
+                f"the network cannot run on the preprocessed input {tuple(x.shape)} ({root_message(err)})",
+                prepared.meta.get("filename_or_obj"),
+            ) from err
         if not isinstance(out, torch.Tensor):
             raise BundleFileError(f"the network returns a {type(out).__name__}, not a tensor", self.bundle.config.path)
         logits = torch.as_tensor(out[0]).float().cpu()
@@ -260,9 +287,9 @@ class BundleRunner:
     def _realism(self, x: torch.Tensor, result: RunResult) -> dict[str, Any]:
         """A GAN bundle on an input volume: Grad-CAM of its discriminator's realism logit (``realism_map``)."""
         if self._discriminator is None:
-            self._discriminator = load_companion(
-                self.bundle, key="discriminator_def", weights_name="discriminator.pt"
-            ).to(self.device)
+            discriminator = load_companion(self.bundle, key="discriminator_def", weights_name="discriminator.pt")
+            check_layer(discriminator, self.target_layer, self.bundle.config.path)
+            self._discriminator = discriminator.to(self.device)
         recorder = OutputRecorder(self._discriminator)
         cam = grad_cam(recorder, x, OutputRecorder.layer(self.target_layer))
         assert recorder.output is not None
@@ -277,12 +304,13 @@ class BundleRunner:
         if self.postprocessing is None:
             return data
         try:
-            return dict(self.postprocessing(data))
+            processed = self.postprocessing(data)
         except Exception as err:
-            raise BundleInputError(
-                f"the bundle's postprocessing failed ({root_message(err)})",
-                prepared.meta.get("filename_or_obj"),
-            ) from err
+            message = f"the bundle's postprocessing failed ({root_message(err)})"
+            raise BundleConfigError(message, self.bundle.config.path) from err
+        if not isinstance(processed, dict):
+            raise BundleConfigError("postprocessing must return the dictionary of outputs", self.bundle.config.path)
+        return processed
 
     def _segment(self, data: dict[str, Any], prepared: MetaTensor, x: torch.Tensor, result: RunResult) -> None:
         """Every segmentation output on the input's grid (see :mod:`monai_ext.bundle.segmentation`)."""
@@ -343,7 +371,7 @@ class BundleRunner:
         spatial = tuple(prepared.shape[1:])
         outputs = dict(self.bundle.outputs) | ({"features": {"type": "features"}} if "features" in data else {})
         for name, spec in outputs.items():
-            value = data.get(name, data["pred"] if name == "pred" else None)
+            value = data.get(name)
             if value is None or spec.get("type") == "probabilities" or name in self.segmentations:
                 continue
             tensor = torch.as_tensor(value).detach().float().cpu()
@@ -379,16 +407,20 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
             ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
             realism map of that volume is added when the bundle declares ``realism_map``), ``inputPaths``
             (several channels, in ``channel_def`` order, instead of ``inputPath``), ``explainSegmentation``
-            (``False``) and ``overrides`` (config values, plain data).
+            (``False``), ``overrides`` (config values, plain data),
+            ``dicom_out`` (a folder: the results are also written there as DICOM SEG, Parametric Map and SR
+            objects, see :func:`~monai_ext.dicom_results.write_dicom_results`), ``dicom_source`` (the
+            source series' folder or files when ``inputPath`` is not the DICOM folder itself, e.g. a
+            NIfTI export of a volume loaded from DICOM) and ``dicom_seg_threshold`` (0.5; ``None``: no
+            SEG of the heatmap).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
-        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path).
+        ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path),
+        and with ``dicom_out``: ``dicom`` = ``{"files": {name: path}, "warnings": [...]}``.
     """
-    from monai_ext.bundle.outputs import write_outputs
-
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
-    runner = BundleRunner(
+    with BundleRunner(
         request["bundlePath"],
         trusted=bool(request.get("trusted", False)),
         device=str(request.get("device") or "auto"),
@@ -396,7 +428,13 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         target_layer=request.get("targetLayer"),
         overrides=request.get("overrides"),
         explain_segmentation=bool(request.get("explainSegmentation", False)),
-    )
+    ) as runner:
+        return _run_request(runner, request, progress)
+
+
+def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    from monai_ext.bundle.outputs import write_outputs
+
     if runner.generative:
         result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)
         if request.get("inputPath") and "realism_map" in runner.bundle.outputs:
@@ -408,4 +446,12 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         result = runner.run(source, target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
     summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
+    if request.get("dicom_out"):
+        from monai_ext.dicom_results import write_dicom_results
+
+        progress("dicom", 0.97, "Writing the results as DICOM objects")
+        dicom_source = request.get("dicom_source") or request.get("inputPath") or request["inputPaths"][0]
+        threshold = request.get("dicom_seg_threshold", 0.5)
+        written = write_dicom_results(summary, dicom_source, request["dicom_out"], threshold=threshold)
+        summary["dicom"] = {"files": written.files, "warnings": written.warnings}
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

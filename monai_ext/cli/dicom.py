@@ -13,7 +13,6 @@ from monai_ext.io.dicom.scan import ScannedSeries, scan
 from monai_ext.io.dicom.stack import split_stacks
 from monai_ext.io.diffusion import bval_bvec_paths
 from monai_ext.io.errors import DicomError
-from monai_ext.io.nifti import save_nifti, sidecar_path
 
 __all__ = ["describe_series", "register"]
 
@@ -85,6 +84,11 @@ def _print_table(entries: list[dict[str, Any]], skipped: list[dict[str, str]]) -
 def _ls(args: argparse.Namespace) -> int:
     result = scan(Path(args.folder))
     entries = [describe_series(s, resample=args.resample) for s in result.series]
+    for entry in entries:
+        refused = [s for s in result.skipped if s.series_uid and s.series_uid == entry["series_uid"]]
+        if refused:
+            entry["problems"].append(f"{len(refused)} file(s) of this series cannot be used: {refused[0].reason}")
+            entry["loadable"] = False
     skipped = [{"path": str(s.path), "reason": s.reason} for s in result.skipped]
     if args.json:
         print(json.dumps({"folder": str(args.folder), "series": entries, "skipped": skipped}, indent=2))
@@ -94,6 +98,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from monai_ext.io.nifti import save_nifti, sidecar_path  # nibabel: only when writing
+
     volume = load_dicom_series(
         Path(args.folder),
         series_uid=args.series,

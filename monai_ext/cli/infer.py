@@ -1,8 +1,11 @@
 """``monai-ext infer``: run a bundle on a volume (NIfTI, NRRD, DICOM folder) or on a folder of them.
 
 One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
-each heatmap. A batch (``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input
-and ``OUT/results.csv`` with one row per input; a failing input gets an error row and the batch goes on.
+each heatmap; a segmentation output writes its label map, one probability heatmap per segment and the
+per-label volumes. Several inputs (``INPUT CHANNEL ...`` or ``--channel NAME=PATH``) are the channels of one
+input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A batch
+(``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv``
+with one row per input; a failing input gets an error row and the batch goes on.
 """
 
 from __future__ import annotations
@@ -10,21 +13,32 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.errors import BundleError
+from monai_ext.bundle.channels import channel_names, order_channels
+from monai_ext.bundle.errors import BundleError, BundleInputError
 from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.bundle.runner import BundleRunner
+from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.errors import DicomError
-from monai_ext.sandbox import Protections, ResourceLimits, SandboxPolicy, not_sandboxed, run_sandboxed
+from monai_ext.sandbox import ResourceLimits, SandboxPolicy, current_protections, not_sandboxed, run_sandboxed
 
-__all__ = ["batch_inputs", "register", "run_batch"]
+__all__ = [
+    "batch_inputs",
+    "input_channels",
+    "parse_overrides",
+    "register",
+    "run_batch",
+    "run_in_sandbox",
+    "sandbox_policy",
+]
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 
@@ -32,7 +46,33 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr")
 def register(commands: Any) -> None:
     """Add ``infer`` to the command parser."""
     parser = commands.add_parser("infer", help="run a bundle on a volume or a folder of volumes")
-    parser.add_argument("input", type=Path, help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes")
+    parser.add_argument(
+        "input", type=Path, nargs="?", help="NIfTI/NRRD file, DICOM series folder, or a folder of volumes"
+    )
+    parser.add_argument(
+        "more_channels",
+        type=Path,
+        nargs="*",
+        metavar="CHANNEL",
+        help="further input channels (e.g. the other MR sequences), in the bundle's channel_def order",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an input channel by its channel_def name (e.g. --channel FLAIR=flair.nii.gz); repeat per channel",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="set a config value before parsing, e.g. --override 'inferer#roi_size=[64,64,64]' (plain data)",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="segmentations: also explain the largest segment (<output>_explain)"
+    )
     parser.add_argument("--bundle", type=Path, required=True, help="bundle folder or .zip")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--heatmap", choices=HEATMAP_METHODS, default="gradcam", help="classifier heatmap method")
@@ -47,39 +87,94 @@ def register(commands: Any) -> None:
         "--no-sandbox", action="store_true", help="run an untrusted bundle without the kernel sandbox (recorded)"
     )
     parser.add_argument("--max-memory-gb", type=float, default=None, help="sandbox memory cap (default: half the RAM)")
-    parser.add_argument("--max-cpu-seconds", type=int, default=3600, help="sandbox CPU-time cap (summed over threads)")
+    parser.add_argument(
+        "--max-cpu-seconds",
+        type=int,
+        default=None,
+        help="sandbox CPU-time cap, summed over threads (default: 1 h/core)",
+    )
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
+    infer_dicom.add_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here."""
+    """Untrusted bundles run in a sandboxed child process (monai_ext.sandbox); trusted ones and --no-sandbox here.
+
+    The PACS pull before the run and the DICOM results after it (which need the network and ``--dicom-out``)
+    happen here in the parent, outside the sandbox: they run none of the bundle's content.
+    """
+    if args.channel and args.input is None and args.study is None and args.series is None:
+        args.input = Path(args.channel[0].partition("=")[2] or ".")  # the named channels replace INPUT
+    args.input = infer_dicom.resolve_input(args)
+    args.more_channels = [str(p) for p in args.more_channels]
+    if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --dicom-out works on one input series, not a batch")
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
-        with not_sandboxed(reason) as protections:
-            return _run_bundle(args, protections)
-    errors = (BundleError, BundleExportError, DicomError)
-    return run_sandboxed(lambda protections: _run_bundle(args, protections), _policy(args), expected_errors=errors)
+        with not_sandboxed(reason):
+            code = _run_bundle(args)
+    else:
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
+        code = run_sandboxed("monai_ext.cli.infer:run_in_sandbox", arguments, sandbox_policy(args))
+    if code == 0 and args.dicom_out is not None:
+        summary = json.loads((Path(args.out) / "result.json").read_text(encoding="utf-8"))
+        infer_dicom.write_dicom_outputs(args, summary, args.input)
+    return code
 
 
-def _policy(args: argparse.Namespace) -> SandboxPolicy:
+def run_in_sandbox(arguments: dict[str, Any]) -> int:
+    """The sandboxed child's entry point: ``arguments`` are the parsed options; returns the exit code."""
+    args = argparse.Namespace(**arguments)
+    args.input, args.bundle, args.out = Path(args.input), Path(args.bundle), Path(args.out)
+    try:
+        return _run_bundle(args)
+    except (BundleError, BundleExportError, DicomError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+
+
+def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
     """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
-    source = Path(args.input).absolute()
-    reads = (Path(args.bundle).absolute(), source.parent if source.name.lower().endswith(".nhdr") else source)
+    sources = [Path(p).absolute() for p in (args.input, *args.more_channels)]
+    sources += [Path(item.partition("=")[2]).absolute() for item in args.channel if item.partition("=")[2]]
+    reads = (Path(args.bundle).absolute(), *(s.parent if s.name.lower().endswith(".nhdr") else s for s in sources))
     memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
     limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
     return SandboxPolicy(write_dirs=(Path(args.out).absolute(),), read_paths=reads, limits=limits)
 
 
-def _run_bundle(args: argparse.Namespace, protections: Protections) -> int:
-    for line in protections.lines():
+def _run_bundle(args: argparse.Namespace) -> int:
+    for line in current_protections().lines():
         print(line, file=sys.stderr)
-    runner = BundleRunner(
-        args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
-    )
+    with BundleRunner(
+        args.bundle,
+        trusted=args.trusted,
+        device=args.device,
+        heatmap=args.heatmap,
+        target_layer=args.target_layer,
+        overrides=parse_overrides(args.override),
+        explain_segmentation=args.explain,
+    ) as runner:
+        return _run_with(runner, args)
+
+
+def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
+    spec = runner.bundle.inputs.get("image", {})
+    positional = [] if args.channel else [Path(args.input), *(Path(p) for p in args.more_channels)]
+    channels = input_channels(positional, args.channel, spec)
+    if len(channels) > 1:
+        names = channel_names(spec)
+        for index, path in enumerate(channels):
+            name = names[index] if index < len(names) else f"channel {index}"
+            print(f"channel {index} ({name}): {path}", file=sys.stderr)
+        summary = _one(runner, channels, args.out, args.target_class, not args.no_montage, args.feature_maps)
+        _print_summary(summary)
+        return 0
+    args.input = channels[0]
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
         summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
@@ -89,15 +184,55 @@ def _run_bundle(args: argparse.Namespace, protections: Protections) -> int:
     return 1 if failures == len(inputs) else 0
 
 
+def input_channels(positional: list[Path], named: list[str], spec: dict[str, Any]) -> list[Path]:
+    """The input paths: the positional ones, or the ``NAME=PATH`` channels in ``channel_def`` order.
+
+    Raises:
+        BundleInputError: no input, both forms at once, or a malformed or unknown channel.
+    """
+    if positional and named:
+        raise BundleInputError("give the channels either as positional paths or as --channel NAME=PATH, not both")
+    if named:
+        pairs = {}
+        for item in named:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise BundleInputError(f"--channel {item!r}: expected NAME=PATH")
+            pairs[name] = Path(path)
+        return [Path(p) for p in order_channels(pairs, spec)]  # type: ignore[arg-type]
+    if not positional:
+        raise BundleInputError("no input: give a volume (or one per channel) or --channel NAME=PATH")
+    return list(positional)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["inferer#roi_size=[64,64,64]"]`` -> ``{"inferer#roi_size": [64, 64, 64]}`` (a value that is not JSON
+    stays a string).
+
+    Raises:
+        BundleInputError: an item without ``=``.
+    """
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BundleInputError(f"--override {item!r}: expected KEY=VALUE (VALUE in JSON)")
+        try:
+            overrides[key] = json.loads(text)
+        except ValueError:
+            overrides[key] = text
+    return overrides
+
+
 def _one(
     runner: BundleRunner,
-    source: Path,
+    source: Path | list[Path],
     out: Path,
     target_class: int | None,
     montage: bool = True,
     feature_layer: str | None = None,
 ) -> dict[str, Any]:
-    result = runner.run(source, target_class=target_class, feature_layer=feature_layer)
+    result = runner.run(source, target_class=target_class, feature_layer=feature_layer)  # type: ignore[arg-type]
     return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
 
 
@@ -107,6 +242,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"predicted: {summary['predicted']} ({pairs})")
     for name, value in summary["scalars"].items():
         print(f"{name}: {value:.4g}")
+    for name, segmentation in summary.get("segmentations", {}).items():
+        for label in segmentation["labels"]:
+            print(f"{name} {label['value']} {label['name']}: {label['voxels']} voxels, {label['volume_mm3']:.1f} mm^3")
     for name, path in summary["maps"].items():
         print(f"wrote {name}: {path}")
     for name, path in summary["montages"].items():

@@ -20,10 +20,11 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "dicom": ("monai_ext.cli.dicom", "list and convert DICOM series"),
-    "demo": ("monai_ext.cli.demo", "write and convert the embedded example series"),
-    "bundle": ("monai_ext.cli.bundle", "export and check MONAI bundles"),
-    "infer": ("monai_ext.cli.infer", "run a MONAI bundle on an image"),
-    "sample": ("monai_ext.cli.sample", "sample from a generative bundle"),
+    "demo": ("monai_ext.cli.demo", "run the main job on an embedded example (no data needed)"),
+    "bundle": ("monai_ext.cli.bundle", "work with MONAI bundles"),
+    "infer": ("monai_ext.cli.infer", "run a bundle on a volume or a folder of volumes"),
+    "sample": ("monai_ext.cli.sample", "write the embedded sample volume (GAN-generated adrenal mask)"),
+    "pacs": ("monai_ext.cli.pacs", "query, pull from and push to a PACS (DICOMweb or DIMSE)"),
 }
 
 # Errors of the input, reported in one line with exit code 2: (module, class name). A module is only
@@ -31,20 +32,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("monai_ext.bundle.errors", "BundleError"),
     ("monai_ext.bundle.exporter", "BundleExportError"),
+    ("monai_ext.pacs.errors", "PacsError"),
 )
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser: the full parser of ``command`` (all commands when ``None``), placeholders for the rest.
+def build_parser(command: str | None = None, *, load_all: bool = True) -> argparse.ArgumentParser:
+    """The argument parser: full parsers for ``command`` (or every command), placeholders for the rest.
 
     Args:
         command: the sub-command about to run; only its module is imported.
+        load_all: with no ``command``, import every command's module for its full parser (``False``: the
+            top-level help lists every command from :data:`COMMANDS` without importing any).
     """
     parser = argparse.ArgumentParser(prog="monai-ext", description="Medical imaging tools on MONAI.")
     parser.add_argument("--version", action="version", version=f"monai-ext {monai_ext.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
-        if command is None or name == command:
+        if name == command or (command is None and load_all):
             importlib.import_module(module).register(commands)
         else:
             commands.add_parser(name, help=help_text)
@@ -70,10 +74,7 @@ def _is_user_error(err: BaseException) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 input problem)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = _command_of(argv)
-    if command is None and any(a in ("-h", "--help") for a in argv):
-        command = None  # the full help lists every command with its arguments' summary
-    args = build_parser(command).parse_args(argv)
+    args = build_parser(_command_of(argv), load_all=False).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except Exception as err:

@@ -32,6 +32,11 @@ def fsl_bvecs(gradients_lps: np.ndarray, b_values: np.ndarray, affine: np.ndarra
 
     Returns:
         ``(3, T)`` bvecs (zero columns for b=0 and unknown directions).
+
+    Example:
+        >>> affine = np.diag([-2.0, 2.0, 3.0, 1.0])  # i runs to the left (L), j anterior, k superior
+        >>> fsl_bvecs(np.array([[1.0, 0.0, 0.0]]), np.array([1000.0]), affine).ravel().tolist()  # along L
+        [1.0, 0.0, 0.0]
     """
     axes = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
     ras = np.asarray(gradients_lps, float) @ LPS_TO_RAS_3

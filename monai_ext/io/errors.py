@@ -103,4 +103,14 @@ class UnsupportedImageError(DicomError):
     """An image in a layout the loader does not unpack (tiled mosaics it cannot read, UIH VFRAME, ...).
 
     Such files are refused, never returned with the wrong geometry.
+
+    Args:
+        message: what the image is and why it is refused.
+        files: the files concerned.
+        series_uid: the SeriesInstanceUID of the refused image, when known (a series missing some of its
+            files must not load silently without them).
     """
+
+    def __init__(self, message: str, files: Iterable[Path | str] = (), *, series_uid: str | None = None) -> None:
+        super().__init__(message, files)
+        self.series_uid = series_uid

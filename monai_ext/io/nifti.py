@@ -70,6 +70,9 @@ def save_nifti(
         # the float32 just below 1/255, so that 255 * slope stays <= 1 in any reader's arithmetic
         image.header.set_slope_inter(float(np.nextafter(np.float32(1.0 / 255.0), np.float32(0.0))), 0.0)
     image.header.set_xyzt_units("mm", "sec")
+    step = volume.meta.get("time_step_s")
+    if array.ndim == 4 and step:  # a time axis: its step (RepetitionTime) in pixdim[4], as dcm2niix writes
+        image.header.set_zooms((*image.header.get_zooms()[:3], float(step)))
     image.set_sform(volume.affine, code=1)
     image.set_qform(volume.affine, code=1)
     with atomic_path(path) as tmp:

@@ -83,6 +83,7 @@ def sidecar_dict(volume: Volume, extra: dict[str, Any] | None = None) -> dict[st
             "RescaleInterceptsApplied": meta.get("rescale_intercept"),
             "TransferSyntaxUID": meta.get("transfer_syntax"),
             "FrameAxis": meta.get("frame_axis"),
+            "VolumeTimeStep": meta.get("time_step_s"),
             "DiffusionBValues": meta.get("b_values"),
             "DiffusionGradientsLPS": meta.get("gradients_lps"),
             "FrameValues": meta.get("frame_values"),

@@ -23,7 +23,7 @@ from monai_ext.sandbox.policy import SandboxPolicy
 from monai_ext.sandbox.privileges import drop_privileges
 from monai_ext.sandbox.protections import Protection, Protections
 from monai_ext.sandbox.roots import default_read_roots, device_files
-from monai_ext.sandbox.syscalls import SyscallError
+from monai_ext.sandbox.syscalls import SyscallError, thread_count
 
 __all__ = ["apply_sandbox", "current_protections", "not_sandboxed"]
 
@@ -90,6 +90,7 @@ def apply_sandbox(policy: SandboxPolicy) -> Protections:
     writable = [folder.resolve() for folder in policy.write_dirs] + [temp.resolve()]
     reads = default_read_roots(policy.read_paths) if policy.restrict_reads else None
     items = [policy.limits.apply(), enter_user_network_namespace()]
+    earlier = thread_count() - 1
     try:
         found, abi = landlock.restrict(write_dirs=writable, read_roots=reads, device_files=device_files(),
                                        deny_execute=not policy.allow_spawn)  # fmt: skip
@@ -97,7 +98,8 @@ def apply_sandbox(policy: SandboxPolicy) -> Protections:
         found, abi = [Protection(name=n, active=False, detail=f"Landlock refused: {err}") for n in landlock.NAMES], None
     if found[0].active:
         where = ", ".join(str(p) for p in writable)
-        found[0] = Protection(name=found[0].name, active=True, detail=f"{found[0].detail}; writable: {where}")
+        gap = f"; {earlier} thread(s) started before it are not covered" if earlier > 0 else ""
+        found[0] = Protection(name=found[0].name, active=True, detail=f"{found[0].detail}; writable: {where}{gap}")
     items += [*found, drop_privileges(), seccomp.install(allow_spawn=policy.allow_spawn)]
     order = {name: index for index, name in enumerate(p.name for p in Protections.none("").items)}
     _current = Protections(sandboxed=True, items=tuple(sorted(items, key=lambda p: order[p.name])), landlock_abi=abi)

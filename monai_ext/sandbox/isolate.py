@@ -1,104 +1,112 @@
-"""Run a task in a forked child that is sandboxed first, relaying its output, and return its exit code.
+"""Run a task in a fresh Python process that is sandboxed before it imports anything heavy, relaying its output.
 
-Forking gives a single-threaded child even when the parent already runs threads (numpy's OpenBLAS pool starts
-one at import), which a user namespace and a complete Landlock domain need; the parent stays unrestricted, so
-in-process callers (tests, notebooks) are not sandboxed themselves, and it removes the child's temp folder.
-The child's ``sys.stdout``/``sys.stderr`` are relayed to the parent's, so output looks the same as in-process.
+A new interpreter (``python -m monai_ext.sandbox.child``) rather than ``fork()``: a child forked from a process
+whose OpenMP pool has run (any torch op) hangs forever in its first parallel region (libgomp is not fork-safe),
+and a fresh process is single-threaded, which a user namespace and a Landlock domain covering every thread need.
+The sandbox is applied before numpy, torch or the bundle code are imported, so their thread pools and static
+initialisers already run inside it. The caller stays unrestricted (tests and notebooks are not sandboxed
+themselves), and the child's stdout and stderr are relayed to the caller's ``sys.stdout``/``sys.stderr``.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import selectors
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
-import traceback
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from monai_ext.sandbox.apply import apply_sandbox, not_sandboxed
+from monai_ext.sandbox.apply import not_sandboxed
 from monai_ext.sandbox.policy import SandboxPolicy
-from monai_ext.sandbox.protections import Protections
+from monai_ext.sandbox.roots import python_roots
 
-__all__ = ["run_sandboxed"]
-
-Task = Callable[[Protections], int]
+__all__ = ["policy_from_json", "policy_to_json", "run_sandboxed"]
 
 
-def run_sandboxed(task: Task, policy: SandboxPolicy, *, expected_errors: tuple[type[BaseException], ...] = ()) -> int:
-    """Run ``task(protections)`` under ``policy`` in a child process; returns its exit code.
+def run_sandboxed(target: str, arguments: Mapping[str, Any], policy: SandboxPolicy) -> int:
+    """Run ``target(arguments)`` (``"module:function"``, returning an exit code) in a sandboxed child process.
 
     Args:
-        task: the run; it gets the active protections (for ``result.json``) and returns an exit code.
-        policy: the sandbox rules; its ``temp_dir`` is replaced by a private folder this function removes.
-        expected_errors: errors reported as ``error: Type: message`` with exit code 2 (no traceback).
+        target: the function to call in the child; it reads the active protections with
+            :func:`~monai_ext.sandbox.current_protections` and handles its own expected errors.
+        arguments: JSON-serialisable keyword data for ``target``.
+        policy: the sandbox rules; ``temp_dir`` is replaced by a private folder removed afterwards, and the
+            folders of every package this process has imported are added to ``read_paths``.
 
     Returns:
-        The task's exit code; 2 for an expected error, a memory-limit failure or the CPU-time limit; 1 for
-        another error or signal. Where ``os.fork`` is missing (Windows) the task runs in this process,
-        unprotected, and its protections say so.
+        The child's exit code; 2 when it hit the CPU-time limit, 1 when a signal ended it. Off Linux the
+        target runs in this process, unprotected, and its protections say so.
     """
-    if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
-        with not_sandboxed(_no_fork_reason()) as protections:
-            return task(protections)
+    if not sys.platform.startswith("linux"):
+        name = {"darwin": "macOS", "win32": "Windows"}.get(sys.platform, sys.platform)
+        with not_sandboxed(f"not Linux ({name}): no kernel sandbox is available; only safe loading protects this run"):
+            return int(_resolve(target)(dict(arguments)) or 0)
     temp = Path(tempfile.mkdtemp(prefix="monai-ext-sandbox-"))
-    policy = replace(policy, temp_dir=temp)
+    policy = replace(policy, temp_dir=temp, read_paths=(*policy.read_paths, *python_roots()))
+    spec = json.dumps({"target": target, "arguments": dict(arguments), "policy": policy_to_json(policy)})
+    command = [sys.executable, "-m", "monai_ext.sandbox.child", spec]
+    env = _child_environment()
     try:
-        return _fork_and_wait(task, policy, expected_errors)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _no_fork_reason() -> str:
-    name = {"darwin": "macOS", "win32": "Windows"}.get(sys.platform, sys.platform)
-    return f"not Linux ({name}): no kernel sandbox is available; only the safe config loader protects this run"
-
-
-def _fork_and_wait(task: Task, policy: SandboxPolicy, expected: tuple[type[BaseException], ...]) -> int:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, which ends with os._exit
-        os.close(out_r)
-        os.close(err_r)
-        _child(task, policy, expected, out_w, err_w)
-    os.close(out_w)
-    os.close(err_w)
-    _relay({out_r: sys.stdout, err_r: sys.stderr})
-    _, status = os.waitpid(pid, 0)
-    return _exit_code(status, policy)
-
-
-def _child(task: Task, policy: SandboxPolicy, expected: tuple[type[BaseException], ...], out: int, err: int) -> None:
-    sys.stdout = io.TextIOWrapper(io.FileIO(out, "w"), encoding="utf-8", errors="backslashreplace", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(err, "w"), encoding="utf-8", errors="backslashreplace", line_buffering=True)
-    code = 1
-    try:
-        code = int(task(apply_sandbox(policy)) or 0)
-    except expected as error:
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        code = 2
-    except MemoryError:
-        limit = policy.limits.resolved_memory() / (1 << 30)
-        print(
-            f"error: MemoryError: the run needed more than the sandbox's {limit:.3g} GiB memory limit", file=sys.stderr
-        )
-        code = 2
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env) as child:  # fmt: skip
+            assert child.stdout is not None and child.stderr is not None
+            _relay({child.stdout.fileno(): sys.stdout, child.stderr.fileno(): sys.stderr})
+            code = child.wait()
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return _exit_code(code, policy)
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, with the folder holding ``monai_ext`` first on ``PYTHONPATH`` unless it is site-packages
+    (a checkout or a ``sys.path.insert`` that the child would not find by itself)."""
+    import monai_ext
+
+    root = str(Path(monai_ext.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    if Path(root).name not in ("site-packages", "dist-packages"):
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def _resolve(target: str) -> Any:
+    import importlib
+
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def policy_to_json(policy: SandboxPolicy) -> dict[str, Any]:
+    """The policy as JSON data (paths as strings)."""
+    data = asdict(policy)
+    data["write_dirs"] = [str(p) for p in policy.write_dirs]
+    data["read_paths"] = [str(p) for p in policy.read_paths]
+    data["temp_dir"] = None if policy.temp_dir is None else str(policy.temp_dir)
+    return data
+
+
+def policy_from_json(data: Mapping[str, Any]) -> SandboxPolicy:
+    """The inverse of :func:`policy_to_json`."""
+    from monai_ext.sandbox.limits import ResourceLimits
+
+    return SandboxPolicy(
+        write_dirs=tuple(Path(p) for p in data["write_dirs"]),
+        read_paths=tuple(Path(p) for p in data["read_paths"]),
+        restrict_reads=bool(data["restrict_reads"]),
+        temp_dir=None if data["temp_dir"] is None else Path(data["temp_dir"]),
+        limits=ResourceLimits(**data["limits"]),
+        allow_spawn=bool(data["allow_spawn"]),
+    )
 
 
 def _relay(streams: dict[int, TextIO]) -> None:
@@ -111,20 +119,20 @@ def _relay(streams: dict[int, TextIO]) -> None:
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 selector.unregister(key.fd)
-                os.close(key.fd)
                 continue
             streams[key.fd].write(decoders[key.fd].decode(chunk.decode("utf-8", "backslashreplace")))
             streams[key.fd].flush()
     selector.close()
 
 
-def _exit_code(status: int, policy: SandboxPolicy) -> int:
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status)
-    number = os.WTERMSIG(status)
-    if number == signal.SIGXCPU:
-        print(f"error: the run reached the sandbox's CPU-time limit ({policy.limits.cpu_seconds} s)", file=sys.stderr)
+def _exit_code(code: int, policy: SandboxPolicy) -> int:
+    if code >= 0:
+        return code
+    if -code == signal.SIGXCPU:
+        print(
+            f"error: the run reached the sandbox's CPU-time limit ({policy.limits.resolved_cpu()} s)", file=sys.stderr
+        )
         return 2
-    name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+    name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
     print(f"error: the sandboxed run was ended by {name}", file=sys.stderr)
     return 1

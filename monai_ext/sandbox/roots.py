@@ -1,9 +1,9 @@
 """Where a sandboxed run may read: the system, the Python installation and its imports, and the run's own files.
 
-Everything else (the home folder with ``~/.ssh``, ``~/.aws``, browser profiles; other users' data; other
-processes' ``/proc/<pid>/environ``) is unreadable under Landlock. A root that contains the home folder (a
-``sys.path`` entry of ``""`` run from ``~``) is dropped: the packages already imported from it are allowed
-one by one instead.
+Everything else is unreadable under Landlock: the home folder (``~/.ssh``, ``~/.aws``, browser profiles), other
+users' data, other processes' ``/proc/<pid>/environ``, ``/etc/shadow`` and raw disks in ``/dev``. A root that
+contains the home folder (a ``sys.path`` entry of ``""`` run from ``~``) is dropped: the packages already
+imported from it are allowed one by one instead.
 """
 
 from __future__ import annotations
@@ -15,14 +15,29 @@ from pathlib import Path
 
 __all__ = ["default_read_roots", "device_files", "python_roots", "system_roots"]
 
-_SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/sys")
-_PROC_FILES = ("cpuinfo", "meminfo", "stat", "loadavg", "filesystems", "sys", "version")
+_SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/sys")
+_ETC: tuple[str, ...] = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group")
+_ETC += (
+    "nsswitch.conf",
+    "host.conf",
+    "hosts",
+    "resolv.conf",
+    "gai.conf",
+    "mime.types",
+    "os-release",
+    "fonts",
+    "matplotlibrc",
+)
+"""Only these of ``/etc``: not ``shadow``, ``ssh/`` host keys or a server's config with its passwords."""
+_DEV = ("null", "zero", "full", "random", "urandom", "shm")
+"""Only these of ``/dev``: not disks (readable by root) or terminals."""
+_PROC_FILES = ("cpuinfo", "meminfo", "stat", "loadavg", "filesystems", "sys", "version", "driver/nvidia")
 _NVIDIA = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
 def system_roots() -> list[Path]:
-    """System folders (libraries, ``/etc``, ``/dev``, ``/sys``) and this process's own ``/proc`` entries."""
-    roots = [Path(p) for p in _SYSTEM]
+    """System folders (libraries, ``/sys``), a few ``/etc`` and ``/dev`` entries, and this process's ``/proc``."""
+    roots = [Path(p) for p in _SYSTEM] + [Path("/etc") / n for n in _ETC] + [Path("/dev") / n for n in _DEV]
     roots.append(Path(f"/proc/{os.getpid()}"))  # /proc/self and /proc/thread-self resolve below it
     return roots + [Path("/proc") / name for name in _PROC_FILES]
 

@@ -93,3 +93,44 @@ def test_demo_round_trip_and_refusal(tmp_path):
     assert "missing" in summary["missing_slice_refused"]
     assert summary["series_found"] == 2 and summary["skipped"] == ["not a DICOM file"]
     assert (tmp_path / "ct_phantom.nii.gz").exists() and (tmp_path / "ct_phantom.json").exists()
+
+
+_NO_HEAVY_IMPORTS = """
+import sys
+from monai_ext.cli.main import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "monai") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+raise SystemExit(code)
+"""
+
+
+@pytest.mark.parametrize("command", ["ls", "convert"])
+def test_dicom_commands_import_neither_torch_nor_monai(mixed_folder, tmp_path, command):
+    folder, _ = mixed_folder
+    args = ["dicom", "ls", str(folder)]
+    if command == "convert":
+        args = ["dicom", "convert", str(folder / "a"), str(tmp_path / "out.nii.gz")]
+    env = {"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_HEAVY_IMPORTS, *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY=\n" in proc.stdout, proc.stdout
+
+
+def test_help_still_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in ("dicom", "demo", "bundle", "infer", "sample"))
+
+
+def test_command_table_matches_each_modules_own_parser():
+    """The placeholders of the top-level help say what each command's own parser says."""
+    from monai_ext.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()  # every module imported
+    choices = next(a for a in parser._actions if a.dest == "command")._choices_actions
+    helps = {action.dest: action.help for action in choices}
+    assert helps == {name: text for name, (_, text) in COMMANDS.items()}

@@ -22,6 +22,7 @@ from monai_ext.io import (
     CorruptDicomError,
     DuplicateSliceError,
     NoSeriesError,
+    UnsupportedImageError,
     load_dicom_series,
     save_nifti,
     scan,
@@ -62,7 +63,9 @@ def test_real_series_equal_dcm2niix(case, tmp_path):
     assert result.shape == result.reference_shape
     assert result.spacing_diff <= 0.01 and result.centre_diff <= 1.0
     assert result.min_correlation > 0.999
-    if case != "mr-siemens-mosaic-fmri":
+    if case == "mr-siemens-mosaic-fmri":  # fMRI: the time step (TR) in pixdim[4], as dcm2niix writes it
+        assert nib.load(out).header.get_zooms()[3] == pytest.approx(nib.load(reference).header.get_zooms()[3])
+    else:
         assert result.bvals_equal and result.bvecs_equal, result
         sidecar = json.loads((tmp_path / "ours.json").read_text())
         assert sidecar["FrameAxis"] == "diffusion" and len(sidecar["DiffusionBValues"]) == volume.shape[3]
@@ -190,21 +193,44 @@ def test_diffusion_volumes_in_acquisition_order_with_fsl_vectors(tmp_path):
     np.testing.assert_allclose(world[2], LPS_TO_RAS[:3, :3] @ np.array(directions[2]), atol=1e-6)
 
 
-def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path):
-    data = _volumes(n_vol=2, n_slices=3)
+def test_philips_derived_trace_volume_is_left_out_like_dcm2niix(tmp_path):
+    data = _volumes(n_vol=3)
+
+    def tags(t, k):
+        out = {"Manufacturer": "Philips Medical Systems", "DiffusionBValue": [0.0, 1000.0, 1000.0][t]}
+        if t == 1:
+            out["DiffusionGradientOrientation"] = [0.0, 1.0, 0.0]
+        if t == 2:  # the isotropic (trace) image Philips appends: b=1000, no direction
+            out["ImageType"] = ["DERIVED", "PRIMARY", "DIFFUSION", "I"]
+        return out
+
+    write_4d(tmp_path, data, tags)
+    volume = load_dicom_series(tmp_path)
+    assert volume.shape == (5, 6, 4, 2) and volume.meta["b_values"] == [0.0, 1000.0]
+    np.testing.assert_array_equal(volume.array, _ijk(data[:2]))
+    assert any("derived trace" in p for p in volume.meta["problems"])
+
+
+@pytest.mark.parametrize(
+    ("b_values", "directional"),
+    [((0.0, 800.0), True), ((0.0, 500.0, 1000.0), False)],
+    ids=["dwi", "xa-tracew"],  # Siemens XA TRACEW: trace-weighted frames, b-values only
+)
+def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path, b_values, directional):
+    data = _volumes(n_vol=len(b_values), n_slices=3)
     uid = "1.2.826.0.1.3680043.8.498.77"
     ds = mr_image(
         np.zeros((6, 5), np.uint16), (0, 0, 0), series_uid=uid, instance=1, Manufacturer="Siemens Healthineers"
     )
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
     frames, pixels = [], []
-    for t, b_value in enumerate((0.0, 800.0)):
+    for t, b_value in enumerate(b_values):
         for k in range(3):
             plane, content, diffusion = Dataset(), Dataset(), Dataset()
             plane.ImagePositionPatient = [0, 0, 3.0 * k]
             content.InStackPositionNumber = k + 1
             diffusion.DiffusionBValue = b_value
-            if b_value:
+            if b_value and directional:
                 direction = Dataset()
                 direction.DiffusionGradientOrientation = [0.0, 0.0, 1.0]
                 diffusion.DiffusionGradientDirectionSequence = DicomSequence([direction])
@@ -226,8 +252,11 @@ def test_enhanced_frames_with_b_values_in_mr_diffusion_sequence(tmp_path):
     ds.PixelData = np.stack(pixels).astype(np.uint16).tobytes()
     _file(ds, tmp_path / "enhanced.dcm")
     volume = load_dicom_series(tmp_path)
-    assert volume.shape == (5, 6, 3, 2) and volume.meta["b_values"] == [0.0, 800.0]
+    assert volume.shape == (5, 6, 3, len(b_values)) and volume.meta["b_values"] == list(b_values)
+    assert volume.meta["frame_axis"] == "diffusion"
     np.testing.assert_array_equal(volume.array, _ijk(data))
+    save_nifti(volume, tmp_path / "out" / "dwi.nii.gz")
+    assert np.loadtxt(tmp_path / "out" / "dwi.bval").tolist() == list(b_values)
 
 
 def test_ambiguous_repeats_are_refused_naming_the_fields_tried(tmp_path):
@@ -255,10 +284,16 @@ def test_mosaic_unpacks_to_the_volume_written(tmp_path, n_slices, normal_sign, p
     origin_ras = volume.affine[:3, 3]
     np.testing.assert_allclose(origin_ras, (LPS_TO_RAS[:3, :3] @ positions[first]), atol=1e-4)
     assert abs(volume.spacing[2] - 3.5) < 1e-4
-    if DCM2NIIX:  # and equal to dcm2niix's unpacking of the same files
-        reference = _dcm2niix(tmp_path / "dicom", tmp_path / "ref")
-        result = compare_with_dcm2niix(save_nifti(volume, tmp_path / "ours.nii.gz"), reference)
-        assert result.ok, result
+
+
+@pytest.mark.parametrize(("n_slices", "normal_sign"), [(5, 1.0), (7, -1.0)], ids=["odd-tiles", "descending"])
+def test_mosaic_unpacking_equals_dcm2niix(tmp_path, n_slices, normal_sign):
+    truth = np.random.default_rng(n_slices).integers(1, 900, (n_slices, 6, 5)).astype(np.uint16)
+    write_mosaic(tmp_path / "dicom", truth, normal_sign=normal_sign)
+    reference = _dcm2niix(tmp_path / "dicom", tmp_path / "ref")  # skips with the reason when not installed
+    ours = save_nifti(load_dicom_series(tmp_path / "dicom"), tmp_path / "ours.nii.gz")
+    result = compare_with_dcm2niix(ours, reference)
+    assert result.ok, result
 
 
 def test_mosaic_without_csa_is_refused_never_returned_as_one_slice(tmp_path):
@@ -272,6 +307,19 @@ def test_mosaic_without_csa_is_refused_never_returned_as_one_slice(tmp_path):
     assert not result.series and "MOSAIC" in result.skipped[0].reason
     with pytest.raises(NoSeriesError, match="MOSAIC"):
         load_dicom_series(tmp_path)
+
+
+def test_a_series_missing_a_refused_mosaic_does_not_load_silently_without_it(tmp_path):
+    truth = np.ones((4, 6, 5), np.uint16)
+    write_mosaic(tmp_path, truth, n_time=3)
+    path = sorted(tmp_path.iterdir())[1]
+    ds = pydicom.dcmread(path)
+    del ds[0x00291010]  # its CSA header is gone: that volume cannot be unpacked
+    ds.save_as(path)
+    with pytest.raises(UnsupportedImageError, match="silently miss") as info:
+        load_dicom_series(tmp_path)
+    assert info.value.files == [path]
+    assert load_dicom_series(tmp_path, allow_unreadable=True).shape == (5, 6, 4, 2)
 
 
 def test_uih_vframe_is_refused_saying_what_it_is(tmp_path):
@@ -306,6 +354,21 @@ def test_screenshot_group_does_not_block_the_scout_stack(tmp_path):
     assert any("screenshot" in p for p in volume.meta["problems"])
 
 
+def test_screenshots_of_the_same_size_without_positions_are_set_aside(tmp_path):
+    uid = "1.2.826.0.1.3680043.8.498.56"
+    for k in range(3):
+        _file(
+            mr_image(np.full((6, 5), k, np.uint16), (0, 0, 2.0 * k), series_uid=uid, instance=k + 1), tmp_path / f"s{k}"
+        )
+    for n in range(2):  # "Exam Summary" pages: same matrix and orientation, no position
+        shot = mr_image(np.zeros((6, 5), np.uint16), (0, 0, 0), series_uid=uid, instance=20 + n,
+                        ImageType=["DERIVED", "SECONDARY", "SUMMARY"])  # fmt: skip
+        del shot.ImagePositionPatient
+        _file(shot, tmp_path / f"summary{n}")
+    volume = load_dicom_series(tmp_path)
+    assert volume.shape == (5, 6, 3) and any("screenshot" in p for p in volume.meta["problems"])
+
+
 def test_file_without_preamble_loads_with_sidecar(tmp_path):
     ds = mr_image(np.arange(30, dtype=np.uint16).reshape(6, 5), (0, 0, 0), series_uid="1.2.3", instance=1)
     path = _file(ds, tmp_path / "in" / "a.dcm")
@@ -335,3 +398,26 @@ def test_pixel_data_without_rows_and_columns_is_corrupt_not_loadable(tmp_path):
     assert not result.series and result.unreadable
     with pytest.raises(CorruptDicomError):
         load_dicom_series(tmp_path)
+
+
+def _getter(values):
+    return lambda keyword, default=None: values.get(keyword, default)
+
+
+def test_vendor_diffusion_frames_come_out_in_patient_axes():
+    from monai_ext.io.dicom.diffusion_tags import read_diffusion
+
+    oblique = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # rows along P, columns along -S (a sagittal slice), normal -L
+    ge = {"GEBValue": ["1000001000", "8"], "GEDiffusionFreq": "0.6", "GEDiffusionPhase": "0", "GEDiffusionSlice": "0"}
+    b, direction = read_diffusion(_getter({**ge, "InPlanePhaseEncodingDirection": "COL"}), oblique, "GE MEDICAL")
+    assert b == pytest.approx(1000 * 0.36)  # multi-shell: the vector's squared length scales the b-value
+    np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # -freq along the row direction
+    coronal = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)  # normal along P: GE's phase axis is reversed for coronal slices
+    ge_phase = {**ge, "GEDiffusionFreq": "0", "GEDiffusionPhase": "1"}
+    _, direction = read_diffusion(_getter(ge_phase), coronal, "GE MEDICAL")
+    np.testing.assert_allclose(direction, [0.0, 0.0, -1.0], atol=1e-9)  # +phase along the column direction
+    canon = {"DiffusionBValue": 1500.0, "ImageComments": "b=1500(0.000,1.000,0.000)"}
+    b, direction = read_diffusion(_getter(canon), oblique, "CANON_MEC")
+    np.testing.assert_allclose(direction, [0.0, -1.0, 0.0], atol=1e-9)  # (a, b, c) -> (-b, -a, c) image axes
+    philips = {"PhilipsBValue": 800.0, "PhilipsDiffusionRL": 0.0, "PhilipsDiffusionAP": 0.0, "PhilipsDiffusionFH": 2.0}
+    assert read_diffusion(_getter(philips), oblique, "Philips") == (800.0, (0.0, 0.0, 1.0))

@@ -25,7 +25,8 @@ def gone(pid: int) -> bool:
 
 def start_sleeper(tmp_path: Path, **extra) -> tuple[process.WorkerProcess, int]:
     request = {"inputPath": "unused", "bundlePath": str(tmp_path), "outputDir": str(tmp_path / "out"),
-               "runner": "tests.slicer_module.tiny_runner:run_with_child", **extra}  # fmt: skip
+               "runner": "tests.slicer_module.tiny_runner:run_with_child",
+               "trusted": True, **extra}  # fmt: skip  # trusted: the sandbox of untrusted requests forbids the child
     job = process.WorkerProcess(process.writeRequest(tmp_path, request), sys.executable, [str(REPO)]).start()
     deadline = time.monotonic() + 60
     while not any(isinstance(e, process.ProgressEvent) and e.stage == "waiting" for e in job.poll()):
@@ -45,3 +46,17 @@ def test_cancel_kills_worker_and_child(tmp_path, ignore_sigterm):
     events = job.wait(timeout=10)
     assert isinstance(events[-1], process.ExitEvent) and events[-1].returnCode != 0
     assert job.cancelled
+
+
+def test_a_timed_out_wait_stops_the_worker(tmp_path):
+    job, child_pid = start_sleeper(tmp_path)
+    with pytest.raises(TimeoutError, match="it was stopped"):
+        job.wait(timeout=0.5)
+    assert gone(job.pid) and gone(child_pid) and job.cancelled
+
+
+def test_worker_processes_get_their_own_group_and_no_window():
+    from MonaiBundleExplorerLib import subprocessOptions
+
+    options = subprocessOptions.workerProcessOptions()
+    assert options == {"start_new_session": True} and subprocessOptions.hiddenWindowOptions() == {}

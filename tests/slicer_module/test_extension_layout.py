@@ -6,7 +6,7 @@ import re
 
 from PIL import Image
 
-from .conftest import EXTENSION_DIR, MODULE_DIR, MODULE_NAME, MODULE_SCRIPT
+from .conftest import EXTENSION_DIR, MODULE_DIR, MODULE_NAME, MODULE_SCRIPT, REPO
 from .module_source import module_tree
 
 
@@ -30,11 +30,27 @@ def test_every_module_file_is_listed_in_cmake():
     assert "slicerMacroBuildScriptedModule" in text and "add_subdirectory(Testing)" in text
 
 
-def test_extension_cmake_has_metadata_and_adds_the_module():
-    text = (EXTENSION_DIR / "CMakeLists.txt").read_text()
+def test_screenshot_is_a_real_png():
+    with Image.open(EXTENSION_DIR / "Screenshots" / "panel.png") as screenshot:
+        assert screenshot.format == "PNG" and screenshot.size[0] >= 300 and screenshot.size[1] >= 500
+        assert len(set(screenshot.convert("RGB").getdata())) > 50  # a rendered panel, not a blank image
+
+
+RAW_URL = "https://raw.githubusercontent.com/monai-ext/monai-ext/main/"
+
+
+def test_extension_cmake_at_the_repository_root_has_metadata_and_adds_the_module():
+    """The Extensions Index builds the repository root: it must declare the extension and add the module."""
+    text = (REPO / "CMakeLists.txt").read_text()
+    assert not (EXTENSION_DIR / "CMakeLists.txt").exists(), "one extension declaration, at the root"
     for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
         assert re.search(rf'set\(EXTENSION_{key} "[^"]+"\)', text), key
-    for line in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})", f"add_subdirectory({MODULE_NAME})",
+    assert re.search(r'set\(EXTENSION_DEPENDS "PyTorch"\)', text)  # torch through the PyTorch extension
+    for key in ("ICONURL", "SCREENSHOTURLS"):  # raw URLs of files that exist in the repository
+        url = re.search(rf'set\(EXTENSION_{key} "([^"]+)"\)', text).group(1)
+        assert url.startswith(RAW_URL) and (REPO / url[len(RAW_URL) :]).is_file(), url
+    for line in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})",
+                 f"add_subdirectory(slicer_module/{MODULE_NAME})",
                  "include(${Slicer_EXTENSION_GENERATE_CONFIG})", "include(${Slicer_EXTENSION_CPACK})"):  # fmt: skip
         assert line in text
 

@@ -1,15 +1,16 @@
-"""Pure-Python helpers of the module: bundle metadata, result rows and CSV, requirements, line parsing."""
+"""Pure-Python helpers of the module: bundle metadata, locations, result rows and CSV, line parsing."""
 
 from __future__ import annotations
 
 import csv
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from MonaiBundleExplorerLib import bundleInfo, dependencies, process, results, testing
+from MonaiBundleExplorerLib import bundleInfo, locations, process, results, testing
 
 
 def test_bundle_info_from_folder_and_zip(tiny_bundle, tmp_path):
@@ -70,14 +71,102 @@ def test_volume_files_lists_nifti_and_nrrd_only(tmp_path):
     assert [path.name for path in results.volumeFiles(tmp_path)] == ["a.nrrd", "b.nii.gz", "d.NII"]
 
 
-def test_requirements_parsing(tmp_path):
-    path = tmp_path / "requirements.txt"
-    path.write_text("# comment\nnumpy>=1.26  # inline\n\nmonai[nibabel]>=1.6\nno-such-distribution-xyz==1\n")
-    requirements = dependencies.readRequirements(path)
-    assert requirements == ["numpy>=1.26", "monai[nibabel]>=1.6", "no-such-distribution-xyz==1"]
-    assert dependencies.distributionName("monai[nibabel]>=1.6") == "monai"
-    assert dependencies.missingRequirements(requirements) == ["no-such-distribution-xyz==1"]
-    assert dependencies.readRequirements()  # the shipped Resources/requirements.txt parses
+@pytest.mark.parametrize("value", [None, "", "  ", ".", Path(), Path(".")])
+def test_unset_paths_are_unset(value):
+    # An unset pathlib.Path parameter of the parameter node reads as Path('.'), which is truthy.
+    assert not locations.isSetPath(value)
+
+
+def test_set_paths_are_set(tmp_path):
+    assert locations.isSetPath(tmp_path) and locations.isSetPath("relative/bundle")
+
+
+def test_shipped_bundles_and_project_copy_are_found_from_a_checkout():
+    from .conftest import MODULE_DIR, REPO
+
+    assert locations.shippedBundleRoots(MODULE_DIR) == [REPO / "bundles"]
+    assert locations.projectSource(MODULE_DIR) == REPO
+    assert locations.projectVersion(REPO) == "0.1.0"
+
+
+def test_build_tree_layout_is_preferred(tmp_path):
+    """As CMake installs it: the module script beside Resources/Bundles and Resources/monai-ext."""
+    module = tmp_path / "lib" / "Slicer-5.10" / "qt-scripted-modules"
+    (module / "Resources" / "Bundles" / "b").mkdir(parents=True)
+    copy = module / "Resources" / "monai-ext"
+    copy.mkdir()
+    (copy / "pyproject.toml").write_text('[project]\nname = "monai-ext"\nversion = "9.9"\n\n[tool.x]\nversion = "1"\n')
+    assert locations.shippedBundleRoots(module) == [module / "Resources" / "Bundles"]
+    assert locations.projectSource(module) == copy and locations.projectVersion(copy) == "9.9"
+    (copy / "pyproject.toml").write_text('[project]\nname = "monai-ext-other"\nversion = "1"\n')
+    assert locations.projectVersion(copy) is None
+
+
+class FakeSettings(dict):
+    """QSettings' value/setValue."""
+
+    def value(self, key, default=None):
+        return self.get(key, default)
+
+    def setValue(self, key, value):  # noqa: N802 (QSettings' name)
+        self[key] = value
+
+
+def test_path_settings_round_trip(tmp_path):
+    settings = FakeSettings()
+    assert locations.readPathSetting(settings, locations.USER_BUNDLE_FOLDER) is None
+    locations.writePathSetting(settings, locations.USER_BUNDLE_FOLDER, tmp_path)
+    assert locations.readPathSetting(settings, locations.USER_BUNDLE_FOLDER) == tmp_path
+    locations.writePathSetting(settings, locations.USER_BUNDLE_FOLDER, Path())
+    assert locations.readPathSetting(settings, locations.USER_BUNDLE_FOLDER) is None
+
+
+def test_mask_bundles_are_recognised(tmp_path):
+    assert bundleInfo.readBundleInfo(testing.writeTinyBundle(tmp_path / "mask", maskInput=True)).takesMask
+    assert not bundleInfo.readBundleInfo(testing.writeTinyBundle(tmp_path / "plain")).takesMask
+    from .conftest import REPO
+
+    assert bundleInfo.readBundleInfo(REPO / "bundles" / "adrenal_hyperplasia_classifier_3d").takesMask
+
+
+def test_segmentation_bundles_list_their_segments(tmp_path):
+    info = bundleInfo.readBundleInfo(testing.writeTinyBundle(tmp_path / "mask", maskInput=True))
+    assert info.segmentNames == ["low", "high"] and info.kind == "classifier"  # it has class probabilities too
+    text = bundleInfo.summary(info, trusted=False)
+    assert "Segments: low, high" in text and "Input: a mask" in text
+    zoo = {"seg": {"type": "segmentation", "channel_def": {"0": "background", "1": "spleen", "2": "liver"}}}
+    assert bundleInfo.segmentLabelNames(zoo) == ["spleen", "liver"]
+    assert bundleInfo.bundleKind({"outputs": zoo}) == "segmentation"
+
+
+def test_batch_csv_has_segment_volumes(tmp_path):
+    items = [
+        {
+            "inputPath": "a.nii",
+            "segmentations": {
+                "seg": {
+                    "labels": [
+                        {"value": 1, "name": "liver", "volume_mm3": 1500.5},
+                        {"value": 2, "name": "spleen", "volume_mm3": 0.0},
+                    ]
+                }
+            },
+        }
+    ]
+    header, rows = results.batchRows(items)
+    assert header[3:5] == ["mm3:seg:liver", "mm3:seg:spleen"]
+    assert rows[0]["mm3:seg:liver"] == "1500.5" and rows[0]["mm3:seg:spleen"] == "0"
+
+
+def test_segment_probability_maps_are_named_and_unique():
+    result = {
+        "segmentations": {
+            "a": {"labels": [{"value": 1, "name": "liver", "probability_map": "/p/a1.nii.gz"}, {"value": 2}]},
+            "b": {"labels": [{"value": 1, "name": "liver", "probability_map": "/p/b1.nii.gz"}]},
+        }
+    }
+    assert results.segmentProbabilityMaps(result) == {"liver": "/p/a1.nii.gz", "b: liver": "/p/b1.nii.gz"}
+    assert results.segmentProbabilityMaps({}) == {}
 
 
 def test_parse_line_types():

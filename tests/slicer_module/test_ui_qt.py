@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import ARTIFACTS, UI_FILE
+from .conftest import ARTIFACTS, MODULE_DIR, UI_FILE
 from .module_source import module_tree, parameter_fields, top_level_imports, ui_names_used
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported: without a display Qt aborts
@@ -16,9 +16,13 @@ QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is not installed 
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
 # Slicer and CTK classes are not in PySide6: the loader substitutes their <extends> class and says so.
+# A fallback QWidget cannot read ctkPathLineEdit's "filters" enum set either (Slicer's CTK can).
 EXPECTED_FALLBACK = re.compile(
     r"unable to create a custom widget of the class '(ctk|qMRML)\w+'; defaulting to base class"
+    r"|The set-type property filters could not be read"
 )
+# Fields the panel controller sets itself (their combo boxes list segment names known only at run time).
+CONTROLLER_FIELDS = {"inputSegmentName", "probabilitySegment"}
 NODE_FIELD_WIDGET = "qMRMLNodeComboBox"
 
 
@@ -64,8 +68,11 @@ def test_ui_loads_without_unexpected_messages(loaded):
 
 def test_every_widget_the_code_uses_exists(loaded):
     widget, _, _ = loaded
-    used = ui_names_used(module_tree())
-    assert {"applyButton", "progressBar", "statusLabel", "detailsTextEdit"} <= used
+    import ast
+
+    controller = ast.parse((MODULE_DIR / "MonaiBundleExplorerLib" / "panel.py").read_text(encoding="utf-8"))
+    used = ui_names_used(module_tree()) | ui_names_used(controller)
+    assert {"applyButton", "progressBar", "statusLabel", "detailsTextEdit", "inputSegmentComboBox"} <= used
     missing = sorted(name for name in used if widget.findChild(QtCore.QObject, name) is None)
     assert missing == []
 
@@ -73,6 +80,8 @@ def test_every_widget_the_code_uses_exists(loaded):
 def test_parameter_names_match_the_parameter_node_fields():
     fields = parameter_fields(module_tree())
     bindings = parameter_bindings()
+    assert set(fields) >= CONTROLLER_FIELDS
+    fields = {name: annotation for name, annotation in fields.items() if name not in CONTROLLER_FIELDS}
     assert sorted(bindings) == sorted(fields), "every field bound once, and no binding without a field"
     for name, annotation in fields.items():
         widget_class = bindings[name].get("class")
@@ -95,6 +104,7 @@ def test_module_script_imports_no_heavy_dependency_at_import_time():
     assert top_level_imports(module_tree()) <= {
         "os",
         "pathlib",
+        "shutil",
         "tempfile",
         "typing",
         "qt",
@@ -102,6 +112,34 @@ def test_module_script_imports_no_heavy_dependency_at_import_time():
         "vtk",
         "MonaiBundleExplorerLib",
     }
+
+
+def test_path_fields_can_be_browsed():
+    """Every ctkPathLineEdit says what it browses for (without filters its browse button finds nothing)."""
+    expected = {
+        "bundlePathLineEdit": {"Dirs", "Files"},
+        "batchFolderPathLineEdit": {"Dirs"},
+        "batchCsvPathLineEdit": {"Files", "Writable"},
+        "userBundleFolderPathLineEdit": {"Dirs"},
+        "workerPythonPathLineEdit": {"Files", "Executable"},
+    }
+    found = {}
+    for name, element in ui_widgets().items():
+        if element.get("class") == "ctkPathLineEdit":
+            text = element.findtext("property[@name='filters']/set") or ""
+            found[name] = {flag.replace("ctkPathLineEdit::", "") for flag in text.split("|") if flag}
+    assert set(found) == set(expected)
+    for name, flags in expected.items():
+        assert flags <= found[name], name
+
+
+def test_result_selectors_only_show_results():
+    """Results are always new nodes: their selectors are display-only (no choosing, adding or renaming)."""
+    for name in ("outputHeatmapSelector", "outputTableSelector", "outputSegmentationSelector"):
+        element = ui_widgets()[name]
+        values = {prop.get("name"): prop.findtext("bool") for prop in element.findall("property")}
+        assert values["enabled"] == "false" and values["addEnabled"] == "false", name
+        assert values["renameEnabled"] == "false" and values["removeEnabled"] == "false", name
 
 
 def test_panel_renders_to_png(loaded):

@@ -60,6 +60,8 @@ class ReviewedClass:
         args: the arguments a config may set.
         refused: the arguments it may not set, with the reason.
         cls: the class.
+        probe: for a generator, the argument giving its latent size: a ``(1, latent)`` input is run through
+            the network on the meta device and the size of what it generates is bounded like any spatial size.
     """
 
     path: str
@@ -68,6 +70,7 @@ class ReviewedClass:
     args: Mapping[str, ArgRule]
     refused: Mapping[str, str]
     cls: type
+    probe: str | None = None
 
     @property
     def defining_path(self) -> str:
@@ -158,12 +161,18 @@ def _entry(path: str, dotted: str, role: str, body: Mapping[str, Any], kinds: tu
         if spec.get("kind") not in kinds:
             raise PolicyFileError(f"{path}: {dotted}.{name}: unknown kind {spec.get('kind')!r}")
         values = tuple(spec.get("values", ()))
-        args[name] = ArgRule(name, spec["kind"], spec.get("min"), spec.get("max"), values)
+        bounds = (spec.get("min"), spec.get("max"))
+        if not all(b is None or (isinstance(b, int | float) and not isinstance(b, bool)) for b in bounds):
+            raise PolicyFileError(f"{path}: {dotted}.{name}: min/max must be numbers, got {bounds}")
+        args[name] = ArgRule(name, spec["kind"], bounds[0], bounds[1], values)
     refused = {str(k): str(v) for k, v in (body.get("refused") or {}).items()}
     if overlap := set(args) & set(refused):
         raise PolicyFileError(f"{path}: {dotted}: {sorted(overlap)} both admitted and refused")
     cls = _locate(path, dotted, role)
-    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls)
+    probe = body.get("probe")
+    if probe is not None and probe not in args:
+        raise PolicyFileError(f"{path}: {dotted}: probe {probe!r} is not an admitted argument")
+    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls, probe)
 
 
 def _locate(path: str, dotted: str, role: str) -> type:

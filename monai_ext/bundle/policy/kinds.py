@@ -55,6 +55,11 @@ def _flag(rule: ArgRule, value: Any, policy: Policy) -> None:
         raise _RefusedError(f"expected true or false, got {_show(value)}")
 
 
+def _flags(rule: ArgRule, value: Any, policy: Policy) -> None:
+    for item in _leaves(value):
+        _flag(rule, item, policy)
+
+
 def _int(rule: ArgRule, value: Any, policy: Policy) -> None:
     _bounded_int(value, rule.minimum, rule.maximum, -_DEFAULT_INT, _DEFAULT_INT)
 
@@ -215,7 +220,7 @@ def _leaves(value: Any) -> list[Any]:
             stack.extend((child, depth + 1) for child in reversed(_sequence(item)))
         elif isinstance(item, torch.Tensor | np.ndarray) and item.ndim <= 1 and item.numel() <= 16:  # type: ignore[union-attr]
             found.extend(item.tolist())
-        else:
+        elif item is not None:  # per-key lists may leave a key at its default: [true, null]
             found.append(item)
         if len(found) + len(stack) > MAX_DATA_ITEMS:
             raise _RefusedError(f"more than {MAX_DATA_ITEMS} values")
@@ -253,6 +258,7 @@ def _show(value: Any) -> str:
 
 _CHECKS: dict[str, Callable[[ArgRule, Any, Policy], None]] = {
     "flag": _flag,
+    "flags": _flags,
     "int": _int,
     "number": _number,
     "ints": _ints,

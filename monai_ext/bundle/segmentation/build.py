@@ -41,6 +41,8 @@ def build_segmentation(
         invert: ``(C, *network grid)`` -> ``(C, *input grid)`` by the inverse of the preprocessing.
         image: the input as loaded ``(C, I, J, K)``.
 
+    Only the listed segments get a probability map (the background's is never inverted nor written).
+
     Raises:
         ValueError: the output does not come back on the input's grid (shape or affine), or is not finite.
     """
@@ -49,13 +51,14 @@ def build_segmentation(
     channels = spec.channels or int(logits.shape[0])
     mask = to_input_grid(pred, kind=spec.kind, channels=channels, on_input_grid=on_input_grid, invert=invert)
     _check_grid(mask, pred if on_input_grid else None, shape, affine)
-    probs = invert(probabilities(logits, spec.kind).cpu())
-    _check_grid(probs, probs, shape, affine)
-    return Segmentation(
-        spec=spec,
-        mask=MetaTensor(mask, affine=affine.clone()),
-        probabilities=MetaTensor(probs.as_tensor().float().clamp(0.0, 1.0), affine=affine.clone()),
-    )
+    segmentation = Segmentation(spec=spec, mask=MetaTensor(mask, affine=affine.clone()))
+    listed = sorted(label.value for label in spec.labels if label.value < logits.shape[0])  # no background map
+    if listed:
+        probs = invert(probabilities(logits, spec.kind)[listed].cpu())
+        _check_grid(probs, probs, shape, affine)
+        segmentation.probabilities = MetaTensor(probs.as_tensor().float().clamp(0.0, 1.0), affine=affine.clone())
+        segmentation.probability_channels = tuple(listed)
+    return segmentation
 
 
 def _check_grid(

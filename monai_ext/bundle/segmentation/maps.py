@@ -24,7 +24,8 @@ class Segmentation:
     Attributes:
         spec: names, colours and kind.
         mask: ``"labels"``: ``(1, I, J, K)`` integer label map; ``"multilabel"``: ``(C, I, J, K)`` 0/1 masks.
-        probabilities: ``(C, I, J, K)`` in [0, 1] (softmax or sigmoid of the network output), or ``None``.
+        probabilities: ``(P, I, J, K)`` in [0, 1] (softmax or sigmoid of the network output), or ``None``.
+        probability_channels: the label value (channel) of each of the ``P`` maps; empty: map ``i`` is channel ``i``.
         explanation: ``(1, I, J, K)`` in [0, 1]: what drove one segment (see :mod:`.explain`), or ``None``.
         explained: what the explanation explains (label value, name, method, layer).
     """
@@ -32,8 +33,16 @@ class Segmentation:
     spec: SegmentationSpec
     mask: MetaTensor
     probabilities: MetaTensor | None = None
+    probability_channels: tuple[int, ...] = ()
     explanation: MetaTensor | None = None
     explained: dict[str, Any] = field(default_factory=dict)
+
+    def probability(self, value: int) -> torch.Tensor | None:
+        """The ``(I, J, K)`` probability map of label ``value`` (a channel index), or ``None``."""
+        if self.probabilities is None:
+            return None
+        channels = self.probability_channels or tuple(range(self.probabilities.shape[0]))
+        return self.probabilities[channels.index(value)] if value in channels else None
 
 
 def discretise(pred: torch.Tensor, kind: str) -> torch.Tensor:

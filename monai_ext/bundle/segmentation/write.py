@@ -54,10 +54,10 @@ def write_segmentations(segmentations: dict[str, Segmentation], out: Path) -> Wr
         taken = {name}
         for row in labels:
             row["probability_map"] = None
-            if segmentation.probabilities is None or row["value"] >= segmentation.probabilities.shape[0]:
+            probability = segmentation.probability(row["value"])
+            if probability is None:
                 continue
             map_name = _unique(f"{name}_prob_{slug(row['name'])}", taken)
-            probability = segmentation.probabilities[row["value"]]
             row["probability_map"] = _write_unit_map(probability, segmentation, out / f"{map_name}.nii.gz")
             written.maps[map_name] = row["probability_map"]
             written.heatmaps.append(map_name)

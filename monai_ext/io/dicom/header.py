@@ -44,7 +44,7 @@ HEADER_KEYWORDS: tuple[str, ...] = (
     "PhotometricInterpretation", "InstanceNumber", "AcquisitionNumber", "EchoNumbers", "EchoTime",
     "TemporalPositionIdentifier", "TriggerTime", "NumberOfFrames", "ImageType", "AcquisitionTime",
     "Manufacturer", "ComplexImageComponent", "SpacingBetweenSlices", "GEImageType", "GEPulseSequenceName",
-    "SiemensNumberOfImagesInMosaic",
+    "SiemensNumberOfImagesInMosaic", "RepetitionTime",
 )  # fmt: skip
 
 
@@ -108,6 +108,7 @@ class SliceHeader:
     complex_part: str | None = None
     pulse_sequence: str | None = None
     spacing_between_slices: float | None = None
+    repetition_time: float | None = None
     mosaic: MosaicTile | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -222,6 +223,7 @@ def header_from_fields(
         complex_part=_complex_part(get, image_type),
         pulse_sequence=str(get("GEPulseSequenceName")) if get("GEPulseSequenceName") else None,
         spacing_between_slices=first_float(get("SpacingBetweenSlices")),
+        repetition_time=first_float(get("RepetitionTime")),
     )
 
 

@@ -14,7 +14,7 @@ from monai_ext.io.dicom.pixels import output_dtype, read_pixels
 from monai_ext.io.dicom.plan import VolumePlan, plan_volume
 from monai_ext.io.dicom.resample import resample_along_normal, unshear
 from monai_ext.io.dicom.scan import ScannedSeries, ScanResult, scan
-from monai_ext.io.errors import CorruptDicomError, MultipleSeriesError, NoSeriesError
+from monai_ext.io.errors import CorruptDicomError, MultipleSeriesError, NoSeriesError, UnsupportedImageError
 from monai_ext.io.volume import Volume
 
 __all__ = ["load_dicom_series", "load_plan", "select_series"]
@@ -92,10 +92,22 @@ def _volume_meta(series: ScannedSeries, plan: VolumePlan, dtype: np.dtype) -> di
         "frame_axis": plan.frame_axis[0] if plan.frame_axis else None,
         "frame_values": plan.frame_axis[1] if plan.frame_axis else None,
         **_diffusion_meta(plan),
+        **_time_step(plan),
         "resampled": plan.resample_slices or plan.unshear_slices,
         "problems": list(plan.problems),
         "source_files": [str(p) for p in dict.fromkeys(h.path for h in headers)],
     }
+
+
+_TEMPORAL_AXES = frozenset({"temporal_position", "acquisition_number", "acquisition_time", "instance_order"})
+
+
+def _time_step(plan: VolumePlan) -> dict[str, Any]:
+    """``time_step_s``: RepetitionTime in seconds when the volume axis is time (fMRI, ASL, dynamics)."""
+    if plan.frame_axis is None or not set(plan.frame_axis[0].split("+")) <= _TEMPORAL_AXES:
+        return {}
+    tr = plan.stacks[0][0].repetition_time
+    return {"time_step_s": tr / 1000.0} if tr and tr > 0 else {}
 
 
 def _diffusion_meta(plan: VolumePlan) -> dict[str, Any]:
@@ -150,8 +162,8 @@ def load_dicom_series(
         series_uid: the ``SeriesInstanceUID`` to load when the source holds several series.
         stack: the stack to load when a series holds several that do not form one volume.
         resample: interpolate missing slices and remove gantry tilt instead of refusing.
-        allow_unreadable: ignore files that look like DICOM but cannot be parsed (by default they stop the
-            load, since they may be slices of the series).
+        allow_unreadable: ignore files that look like DICOM but cannot be parsed, and files of the chosen series
+            in a layout that cannot be unpacked (by default both stop the load: they may be slices of it).
 
     Returns:
         A :class:`Volume` whose array is ``(I, J, K)`` (or ``(I, J, K, T)`` for echoes/phases).
@@ -173,6 +185,14 @@ def load_dicom_series(
             [s.path for s in bad],
         )
     series = select_series(result, series_uid)
+    refused = [s for s in result.skipped if s.series_uid and s.series_uid == series.identity.series_uid]
+    if refused and not allow_unreadable:
+        raise UnsupportedImageError(
+            f"{len(refused)} file(s) of this series cannot be used ({refused[0].reason}); the volume would "
+            "silently miss them: pass allow_unreadable=True to load the rest",
+            [s.path for s in refused],
+            series_uid=series.identity.series_uid,
+        )
     plan = plan_volume(series, stack=stack, resample=resample)
     return load_plan(series, plan)
 

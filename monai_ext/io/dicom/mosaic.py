@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
-from monai_ext.io.dicom.csa import CsaError, csa_floats, csa_int, parse_csa
+from monai_ext.io.dicom.csa import CsaError, csa_float, csa_floats, csa_int, parse_csa
 from monai_ext.io.dicom.header import MosaicTile, SliceHeader
 from monai_ext.io.errors import UnsupportedImageError
 
@@ -35,11 +35,12 @@ def is_mosaic(header: SliceHeader) -> bool:
     return "MOSAIC" in header.image_type
 
 
-def _refuse(path: Path, why: str) -> UnsupportedImageError:
+def _refuse(header: SliceHeader, why: str) -> UnsupportedImageError:
     return UnsupportedImageError(
         f"Siemens MOSAIC image (several slices stored as tiles of one image) that cannot be unpacked: {why}; "
         "refused rather than returned as one large slice",
-        [path],
+        [header.path],
+        series_uid=header.series_uid,
     )
 
 
@@ -92,36 +93,36 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
     try:
         ds = _read_private(path)
         csa = parse_csa(_bytes(ds, _CSA_IMAGE) or b"")
-    except (CsaError, Exception) as err:  # pydicom raises many types on malformed private data
-        raise _refuse(path, f"no readable Siemens CSA image header (0029,1010) ({err})") from err
+    except Exception as err:  # CsaError, or any of the many types pydicom raises on malformed private data
+        raise _refuse(header, f"no readable Siemens CSA image header (0029,1010) ({err})") from err
     count = csa_int(csa, "NumberOfImagesInMosaic")
     if count is None:
         element = ds.get(_MOSAIC_COUNT)
         raw = getattr(element, "value", None)
         count = int.from_bytes(raw[:2], "little") if isinstance(raw, bytes) and len(raw) >= 2 else raw
     if not isinstance(count, int) or count < 1:
-        raise _refuse(path, "NumberOfImagesInMosaic is missing")
+        raise _refuse(header, "NumberOfImagesInMosaic is missing")
     per_side = math.ceil(math.sqrt(count))
     if header.rows % per_side or header.columns % per_side:
-        raise _refuse(path, f"{header.rows}x{header.columns} pixels do not divide into {per_side}x{per_side} tiles")
+        raise _refuse(header, f"{header.rows}x{header.columns} pixels do not divide into {per_side}x{per_side} tiles")
     if header.orientation is None or header.position is None or header.pixel_spacing is None:
-        raise _refuse(path, "ImagePositionPatient, ImageOrientationPatient or PixelSpacing is missing")
+        raise _refuse(header, "ImagePositionPatient, ImageOrientationPatient or PixelSpacing is missing")
     if min(header.pixel_spacing) <= 0:
-        raise _refuse(path, f"PixelSpacing {list(header.pixel_spacing)} is not positive")
+        raise _refuse(header, f"PixelSpacing {list(header.pixel_spacing)} is not positive")
     normal = csa_floats(csa, "SliceNormalVector")
     row, col = np.asarray(header.orientation[:3]), np.asarray(header.orientation[3:])
     cross = np.cross(row, col)
-    if normal is None or len(normal) != 3 or np.linalg.norm(normal) < 1e-6:
-        raise _refuse(path, "the CSA header has no SliceNormalVector (slice direction unknown)")
+    if normal is None or len(normal) != 3 or not np.all(np.isfinite(normal)) or np.linalg.norm(normal) < 1e-6:
+        raise _refuse(header, "the CSA header has no SliceNormalVector (slice direction unknown)")
     normal_vec = np.asarray(normal, float) / np.linalg.norm(normal)
     if abs(float(normal_vec @ cross)) < _PARALLEL:
-        raise _refuse(path, f"CSA SliceNormalVector {list(normal)} is not normal to the image plane")
+        raise _refuse(header, f"CSA SliceNormalVector {list(normal)} is not normal to the image plane")
     spacing = header.spacing_between_slices
     if spacing is None or spacing <= 0:
         series = _bytes(ds, _CSA_SERIES)
         spacing = _phoenix_spacing(series, count) if series else None
     if count > 1 and (spacing is None or spacing <= 0):
-        raise _refuse(path, "no SpacingBetweenSlices and no slice positions in the CSA protocol")
+        raise _refuse(header, "no SpacingBetweenSlices and no slice positions in the CSA protocol")
     tile_rows, tile_cols = header.rows // per_side, header.columns // per_side
     row_spacing, col_spacing = header.pixel_spacing
     corner = (
@@ -129,6 +130,13 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
         + row * col_spacing * (header.columns - tile_cols) / 2.0
         + col * row_spacing * (header.rows - tile_rows) / 2.0
     )
+    b_value, gradient = header.b_value, header.gradient
+    if b_value is None:  # diffusion mosaics: the CSA image header has them when (0019,100C/100E) are absent
+        b_value = csa_float(csa, "B_value")
+        direction = csa_floats(csa, "DiffusionGradientDirection")
+        if direction is not None and len(direction) == 3 and np.linalg.norm(direction) > 1e-6:
+            unit = np.asarray(direction) / np.linalg.norm(direction)
+            gradient = (float(unit[0]), float(unit[1]), float(unit[2]))
     tiles = []
     for k in range(count):
         position = corner + k * (spacing or 0.0) * normal_vec
@@ -138,6 +146,8 @@ def expand_mosaic(header: SliceHeader) -> list[SliceHeader]:
                 rows=tile_rows,
                 columns=tile_cols,
                 position=(float(position[0]), float(position[1]), float(position[2])),
+                b_value=b_value,
+                gradient=gradient,
                 mosaic=MosaicTile(index=k, per_side=per_side, stored_rows=header.rows, stored_columns=header.columns),
             )
         )

@@ -15,8 +15,9 @@ import numpy as np
 from monai_ext.io.dicom.geometry import LPS_TO_RAS, StackGeometry, analyse_positions, lps_affine, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
 from monai_ext.io.dicom.scan import ScannedSeries
-from monai_ext.io.dicom.stack import Stack, split_stacks
+from monai_ext.io.dicom.stack import Stack, is_screenshot_like, split_stacks
 from monai_ext.io.errors import (
+    CorruptDicomError,
     GantryTiltError,
     InconsistentSeriesError,
     MissingGeometryError,
@@ -75,18 +76,9 @@ def _stack_files(stacks: list[Stack]) -> list[Path]:
     return list(dict.fromkeys(odd + [h.path for h in stacks[largest].headers]))
 
 
-_SCREENSHOT_TYPES = frozenset({"SECONDARY", "SCREEN SAVE", "SCREENSHOT", "SUMMARY"})
-
-
 def _screenshot_like(stack: Stack) -> bool:
     """Images that are pictures of a screen (an exam summary, a saved screen), not slices of a volume."""
-    return all(
-        h.samples_per_pixel != 1
-        or h.position is None
-        or h.orientation is None
-        or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
-        for h in stack.headers
-    )
+    return all(is_screenshot_like(h) for h in stack.headers)
 
 
 def _set_aside_screenshots(stacks: list[Stack]) -> tuple[list[Stack], str | None]:
@@ -158,6 +150,15 @@ def _pixel_spacing(headers: list[SliceHeader], problems: list[str]) -> tuple[flo
 
 
 def _check_pixel_format(headers: list[SliceHeader]) -> None:
+    bad = [
+        h for h in headers if h.bits_allocated not in (1, 8, 16, 32, 64) or not 0 < h.bits_stored <= h.bits_allocated
+    ]
+    if bad:
+        h = bad[0]
+        raise CorruptDicomError(
+            f"BitsStored {h.bits_stored} / BitsAllocated {h.bits_allocated} is not a valid pixel format",
+            [b.path for b in bad],
+        )
     formats = {(h.bits_allocated, h.samples_per_pixel, h.photometric) for h in headers}
     if len(formats) > 1:
         paths = [

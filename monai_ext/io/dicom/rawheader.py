@@ -159,23 +159,48 @@ def media_sop_class(data: bytes) -> str | None:
 
 
 def _walk(data: bytes, start: int, syntax: str) -> RawHeader:
-    reader = _Reader(data, start, implicit=syntax == _IMPLICIT_LE)
+    """The top-level element loop, inlined (it runs ~150 times per file); sequences go through :class:`_Reader`."""
+    implicit = syntax == _IMPLICIT_LE
+    reader = _Reader(data, start, implicit=implicit)
     elements: dict[int, bytes] = {}
-    while reader.pos < len(data):
-        tag, vr, length = reader.element_header()
+    size, pos, unpack = len(data), start, struct.unpack_from
+    while pos < size:
+        if pos + 8 > size:
+            raise _UnsupportedError("header runs past the bytes read")
+        group, elem = unpack("<HH", data, pos)
+        tag = (group << 16) | elem
+        vr: bytes | None = None
+        if group == 0xFFFE or implicit:
+            (length,) = unpack("<I", data, pos + 4)
+            pos += 8
+        else:
+            vr = data[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                if pos + 12 > size:
+                    raise _UnsupportedError("header runs past the bytes read")
+                (length,) = unpack("<I", data, pos + 8)
+                pos += 12
+            else:
+                (length,) = unpack("<H", data, pos + 6)
+                pos += 8
+            if not vr.isalpha():
+                raise _UnsupportedError(f"invalid VR bytes {vr!r}")
         if tag in _MULTIFRAME_TAGS:
             raise _UnsupportedError("functional groups: multi-frame object")
         if tag in _PIXEL_TAGS:
             if length != _UNDEFINED:
-                return RawHeader(syntax, "", elements, True, reader.pos, length)
-            return RawHeader(syntax, "", elements, True, None, None, encapsulated_offset=reader.pos)
+                return RawHeader(syntax, "", elements, True, pos, length)
+            return RawHeader(syntax, "", elements, True, None, None, encapsulated_offset=pos)
         if length == _UNDEFINED:
+            reader.pos = pos
             reader.skip_undefined(vr, 0)
+            pos = reader.pos
             continue
         if tag in _WANTED_TAGS:
-            reader.need(length)
-            elements[tag] = data[reader.pos : reader.pos + length]
-        reader.pos += length
+            if pos + length > size:
+                raise _UnsupportedError("header runs past the bytes read")
+            elements[tag] = data[pos : pos + length]
+        pos += length
     raise _UnsupportedError("no pixel data in the bytes read")
 
 

@@ -7,6 +7,7 @@ with a reason. Only headers are read here; pixel data is located (file offset) b
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -36,7 +37,7 @@ from monai_ext.io.dicom.header import (
 from monai_ext.io.dicom.mosaic import expand_mosaic, is_mosaic
 from monai_ext.io.dicom.multiframe import expand_frames, is_multiframe
 from monai_ext.io.dicom.rawheader import RawHeader, media_sop_class, parse_raw_header
-from monai_ext.io.errors import CorruptDicomError, NotAnImageError, UnsupportedImageError
+from monai_ext.io.errors import CorruptDicomError, DicomError, NotAnImageError, UnsupportedImageError
 
 __all__ = [
     "ScanResult",
@@ -90,6 +91,7 @@ class SkippedFile:
 
     path: Path
     reason: str
+    series_uid: str | None = None
 
 
 @dataclass
@@ -223,6 +225,7 @@ def check_encapsulated(path: Path, offset: int) -> None:
             fh.seek(length, io.SEEK_CUR)
 
 
+@functools.lru_cache(maxsize=256)
 def non_image_reason(sop: str) -> str | None:
     """Why a SOP class holds no image (a standard non-image class or a known private one), else ``None``."""
     if sop in _NOT_IMAGE_SOP:
@@ -283,6 +286,16 @@ def read_headers(path: Path) -> list[SliceHeader]:
             check_encapsulated(path, raw.encapsulated_offset)
         return _unpack_layouts([header])
     ds = _read_dataset(path, data)
+    try:
+        return _headers_of_dataset(ds, path)
+    except (DicomError, OSError):
+        raise
+    except Exception as err:  # pydicom converts values lazily and raises many types on malformed ones
+        raise CorruptDicomError(f"corrupt header value ({type(err).__name__}: {err})", [path]) from err
+
+
+def _headers_of_dataset(ds: Dataset, path: Path) -> list[SliceHeader]:
+    """The image headers of a dataset parsed by pydicom (one per frame)."""
     meta = getattr(ds, "file_meta", None)
     sop = str(get(ds, "SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
     has_pixels = any(t in ds._dict for t in (PIXEL_DATA_TAG, 0x7FE00008, 0x7FE00009))
@@ -312,24 +325,32 @@ def _unpack_layouts(headers: list[SliceHeader]) -> list[SliceHeader]:
             "UIH VFRAME image: several slices stored as tiles of one image with their geometry in UIH private "
             "tags, which this loader does not unpack; export the series as one image per slice",
             [first.path],
+            series_uid=first.series_uid,
         )
     if first.pulse_sequence and "epi_pepolar" in first.pulse_sequence.lower():
         raise UnsupportedImageError(
             f"GE {first.pulse_sequence} series: its volumes alternate the phase-encoding polarity and the "
             "reversed ones are stored row-flipped with nothing in the public header to say which; not converted",
             [first.path],
+            series_uid=first.series_uid,
         )
     if len(headers) == 1 and is_mosaic(first):
         return expand_mosaic(first)
     return headers
 
 
-def _identity(path: Path) -> SeriesIdentity:
-    """Descriptive series fields, read with pydicom (character sets, person names) from one file."""
-    with warnings.catch_warnings():  # pydicom warns on malformed descriptive values
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=_IDENTITY_TAGS)
-    return series_identity(ds)
+def _identity(path: Path, header: SliceHeader) -> SeriesIdentity:
+    """Descriptive series fields, read with pydicom (character sets, person names) from one file.
+
+    A file whose descriptive values cannot be decoded still gives its series UID (from ``header``).
+    """
+    try:
+        with warnings.catch_warnings():  # pydicom warns on malformed descriptive values
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=_IDENTITY_TAGS)
+            return series_identity(ds)
+    except Exception:  # pydicom raises many types on malformed values; the listing then shows fewer fields
+        return SeriesIdentity(header.series_uid, "", "", "", "", "", "", None, "", header.manufacturer, "")
 
 
 def _iter_files(root: Path) -> Iterable[Path]:
@@ -371,7 +392,7 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 skipped.append(SkippedFile(path, err.problem))
                 continue
             except UnsupportedImageError as err:
-                skipped.append(SkippedFile(path, f"unsupported: {err.problem}"))
+                skipped.append(SkippedFile(path, f"unsupported: {err.problem}", err.series_uid))
                 continue
             except CorruptDicomError as err:
                 skipped.append(SkippedFile(path, f"corrupt: {err.problem}"))
@@ -381,6 +402,6 @@ def scan(paths: Path | str | Iterable[Path | str]) -> ScanResult:
                 continue
             uid = headers[0].series_uid
             if uid not in by_uid:
-                by_uid[uid] = ScannedSeries(identity=_identity(path))
+                by_uid[uid] = ScannedSeries(identity=_identity(path, headers[0]))
             by_uid[uid].headers.extend(headers)
     return ScanResult(series=list(by_uid.values()), skipped=skipped)

@@ -15,10 +15,10 @@ import numpy as np
 
 from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
-from monai_ext.io.dicom.volumes import group_volumes
+from monai_ext.io.dicom.volumes import derived_trace_volumes, group_volumes
 from monai_ext.io.errors import DuplicateSliceError, MissingGeometryError
 
-__all__ = ["DIMENSION_FIELDS", "Stack", "split_stacks"]
+__all__ = ["DIMENSION_FIELDS", "Stack", "is_screenshot_like", "split_stacks"]
 
 ORIENTATION_TOL = 1e-3  # direction cosines closer than this belong to one stack
 
@@ -68,6 +68,24 @@ def orientation_name(orientation: Sequence[float]) -> str:
     axis = int(np.argmax(np.abs(normal)))
     name = ("sagittal", "coronal", "axial")[axis]
     return name if abs(normal[axis]) > np.cos(np.radians(1.0)) else f"oblique {name}"
+
+
+_SCREENSHOT_TYPES = frozenset({"SECONDARY", "SCREEN SAVE", "SCREENSHOT", "SUMMARY"})
+
+
+def is_screenshot_like(h: SliceHeader) -> bool:
+    """A picture of a screen (exam summary, saved screen, colour capture), not a slice of a volume."""
+    return (
+        h.samples_per_pixel != 1
+        or h.position is None
+        or h.orientation is None
+        or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
+    )
+
+
+def _marked_screenshot(h: SliceHeader) -> bool:
+    """Marked as a screen capture by its ImageType or colour, not merely lacking a position."""
+    return h.samples_per_pixel != 1 or bool(_SCREENSHOT_TYPES.intersection(h.image_type))
 
 
 def _geometry_key_matches(a: SliceHeader, b: SliceHeader) -> bool:
@@ -147,7 +165,17 @@ def _split_group(headers: list[SliceHeader], group: int) -> list[Stack]:
         return [Stack(headers=headers, group=group)]
     volumes = group_volumes(headers)
     if volumes is not None:
-        return [Stack(headers=v.headers, group=group, dimension=(v.axis, v.value)) for v in volumes]
+        derived = derived_trace_volumes(volumes)
+        note = []
+        if derived:
+            note = [
+                f"left out {len(derived)} derived trace/ADC volume(s) (b > 0 without a gradient direction, "
+                f"first file {volumes[derived[0]].headers[0].path.name}), as dcm2niix does"
+            ]
+            volumes = [v for i, v in enumerate(volumes) if i not in derived]
+        return [
+            Stack(headers=v.headers, group=group, dimension=(v.axis, v.value), problems=list(note)) for v in volumes
+        ]
     for name in DIMENSION_FIELDS:
         parts = _split_by(headers, lambda h, n=name: getattr(h, n))  # type: ignore[misc]
         if len(parts) < 2 or None in parts:
@@ -193,8 +221,14 @@ def split_stacks(headers: list[SliceHeader]) -> list[Stack]:
     _check_orientations(kept)
     stacks: list[Stack] = []
     for index, group in enumerate(_group_by_geometry(kept)):
-        if len(group) > 1 and any(h.position is None or h.orientation is None for h in group):
-            bad = [h.path for h in group if h.position is None or h.orientation is None]
+        placeless = [h for h in group if h.position is None or h.orientation is None]
+        if len(group) > 1 and placeless:
+            if all(_marked_screenshot(h) for h in placeless):  # exam summaries beside a stack: set aside later
+                rest = [h for h in group if h.position is not None and h.orientation is not None]
+                stacks.extend(_split_group(rest, index) if rest else [])
+                stacks.append(Stack(headers=placeless, group=index))
+                continue
+            bad = [h.path for h in placeless]
             raise MissingGeometryError(
                 "images without ImagePositionPatient/ImageOrientationPatient: slice order is unknown", bad
             )

@@ -21,7 +21,7 @@ from monai_ext.io.dicom.geometry import DUPLICATE_TOL, slice_normal
 from monai_ext.io.dicom.header import SliceHeader
 from monai_ext.io.errors import DuplicateSliceError
 
-__all__ = ["VOLUME_FIELDS", "VolumeGroup", "group_volumes"]
+__all__ = ["VOLUME_FIELDS", "VolumeGroup", "derived_trace_volumes", "group_volumes"]
 
 _B_DECIMALS, _DIR_DECIMALS = 3, 4
 
@@ -115,6 +115,13 @@ def _refuse(headers: list[SliceHeader], tried: list[str], why: str) -> Duplicate
     )
 
 
+def _value(key: tuple, rank: int, by_rank: bool) -> Any:
+    """A volume's value of the separating fields: one field's value, a tuple of several, plus the rank."""
+    if not by_rank:
+        return key[0] if len(key) == 1 else key
+    return (*key, rank) if key else rank - 1
+
+
 def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
     """Split images that share slice positions into volumes.
 
@@ -122,8 +129,9 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
         headers: the images of one geometry group (same orientation and frame size).
 
     Returns:
-        The volumes in acquisition order (smallest InstanceNumber first), or ``None`` when the positions hold
-        different numbers of images (the caller then tries the older one-field split).
+        The volumes in acquisition order (smallest InstanceNumber, then earliest AcquisitionTime, then the
+        separating value first), or ``None`` when the positions hold different numbers of images (the caller
+        then tries the older one-field split).
 
     Raises:
         DuplicateSliceError: every position holds the same number of images but nothing tells them apart.
@@ -166,14 +174,37 @@ def group_volumes(headers: list[SliceHeader]) -> list[VolumeGroup] | None:
         raise _refuse(headers, names, "the groups found do not each hold one image per position")
     by_rank = classes < per_position
     axis = "+".join([name for name, _ in used] + (["instance_order"] if by_rank else [])) or "instance_order"
-    groups = []
-    for (k, rank), members in volumes.items():
-        value: Any = k[0] if len(k) == 1 and not by_rank else (*k, rank) if k and by_rank else k or rank
-        if not k and by_rank:
-            value = rank - 1
-        groups.append(VolumeGroup(headers=members, axis=axis, value=value))
-    first_instance = {
-        id(g): min((h.instance_number for h in g.headers if h.instance_number is not None), default=0) for g in groups
-    }
-    groups.sort(key=lambda g: (first_instance[id(g)], _sortable(g.value)))
+    groups = [VolumeGroup(headers=m, axis=axis, value=_value(k, rank, by_rank)) for (k, rank), m in volumes.items()]
+    groups.sort(key=_acquisition_order)
     return groups
+
+
+def _acquisition_order(group: VolumeGroup) -> tuple:
+    first = min((h.instance_number for h in group.headers if h.instance_number is not None), default=0)
+    earliest = min((h.acquisition_time for h in group.headers if h.acquisition_time), default="")
+    return (first, earliest, _sortable(group.value))
+
+
+_DERIVED_MARKS = frozenset({"DERIVED", "ADC", "TRACEW", "ISOTROPIC", "TRACE", "FA"})
+_B0 = 5.0
+
+
+def derived_trace_volumes(groups: list[VolumeGroup]) -> list[int]:
+    """Indices of derived trace/ADC volumes inside a diffusion series (dcm2niix leaves these out).
+
+    A volume counts when it has b > 0 but no gradient direction while other volumes have directions, and it is
+    marked derived (``DERIVED``/``ADC``/``TRACEW``/... in ImageType) or comes from a Philips scanner, whose
+    exports append the isotropic image to the acquired ones.
+    """
+    if not groups or groups[0].axis.split("+")[0] != "diffusion":
+        return []
+    has_direction = [any(h.gradient is not None for h in g.headers) for g in groups]
+    if not any(has_direction):
+        return []
+    out = []
+    for index, group in enumerate(groups):
+        h = group.headers[0]
+        derived = bool(_DERIVED_MARKS.intersection(h.image_type)) or h.manufacturer.upper().startswith("PHILIPS")
+        if not has_direction[index] and (h.b_value or 0.0) > _B0 and derived:
+            out.append(index)
+    return out

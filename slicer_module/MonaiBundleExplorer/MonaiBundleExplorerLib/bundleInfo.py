@@ -24,6 +24,8 @@ class BundleInfo:
     metrics: dict = field(default_factory=dict)
     kind: str = ""
     dataSource: str = ""
+    takesMask: bool = False  # the input is a binary mask: a segment of a segmentation node can be the input
+    segmentNames: list[str] = field(default_factory=list)  # labels of segmentation outputs (background excluded)
 
 
 def readMetadata(bundlePath: str | Path) -> dict:
@@ -66,13 +68,41 @@ def readBundleInfo(bundlePath: str | Path) -> BundleInfo:
         metrics=metadata.get("eval_metrics") or metadata.get("metrics") or metadata.get("performance") or {},
         kind=bundleKind(network),
         dataSource=str(metadata.get("data_source", "")),
+        takesMask=any(isMaskInput(spec) for spec in network.get("inputs", {}).values()),
+        segmentNames=segmentLabelNames(outputs),
     )
 
 
+def segmentLabelNames(outputs: dict) -> list[str]:
+    """Names of the labels of ``type: segmentation`` outputs (``labels`` or ``channel_def``), background left out."""
+    names: list[str] = []
+    for spec in outputs.values():
+        if not isinstance(spec, dict) or spec.get("type") != "segmentation":
+            continue
+        labels = spec.get("labels") or spec.get("channel_def") or {}
+        for value, name in sorted(labels.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else 0):
+            if str(value) != "0" and str(name).lower() != "background" and str(name) not in names:
+                names.append(str(name))
+    return names
+
+
+MASK_WORDS = ("mask", "segmentation", "label")
+
+
+def isMaskInput(spec) -> bool:
+    """An input declared as a mask/label map (``format`` or ``modality`` says so), e.g. "CT-derived shape mask"."""
+    if not isinstance(spec, dict):
+        return False
+    text = f"{spec.get('format', '')} {spec.get('modality', '')} {spec.get('type', '')}".lower()
+    return any(word in text for word in MASK_WORDS)
+
+
 def bundleKind(network: dict) -> str:
-    """ "classifier", "generator" (latent input) or "image-to-image", from the declared inputs and outputs."""
+    """ "classifier", "segmentation", "generator" (latent input) or "image-to-image", from inputs and outputs."""
     if any(spec.get("type") == "probabilities" for spec in network.get("outputs", {}).values()):
         return "classifier"
+    if any(spec.get("type") == "segmentation" for spec in network.get("outputs", {}).values()):
+        return "segmentation"
     if any(spec.get("type") == "latent" for spec in network.get("inputs", {}).values()):
         return "generator"
     return "image-to-image"
@@ -93,6 +123,10 @@ def summary(info: BundleInfo, trusted: bool) -> str:
     lines += [f"Input {name}: {_describe(spec)}" for name, spec in info.inputs.items()]
     lines += [f"Output {name}: {_describe(spec)}" for name, spec in info.outputs.items()]
     lines.append("Classes: " + (", ".join(info.classNames) or "not stated"))
+    if info.segmentNames:
+        lines.append("Segments: " + ", ".join(info.segmentNames))
+    if info.takesMask:
+        lines.append("Input: a mask (a segment of a segmentation can be the input)")
     lines.append(f"Licence: {info.licence or 'not stated'}")
     if info.dataSource:
         lines.append(f"Training data: {info.dataSource}")

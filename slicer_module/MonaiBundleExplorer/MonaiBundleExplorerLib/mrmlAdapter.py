@@ -30,6 +30,18 @@ def ijkToRasArray(volumeNode) -> np.ndarray:
     return slicer.util.arrayFromVTKMatrix(matrix)
 
 
+def nodeIds(scene) -> set:
+    return {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
+
+
+def removeNodesAddedSince(scene, before: set) -> None:
+    """Remove the nodes a helper step added (the subject hierarchy, a scene singleton in Slicer, stays)."""
+    for nodeId in nodeIds(scene) - before:
+        node = scene.GetNodeByID(nodeId)
+        if node is not None and not node.IsA("vtkMRMLSubjectHierarchyNode"):
+            scene.RemoveNode(node)
+
+
 def writeVolumeNode(volumeNode, path: str) -> str:
     """Write a volume node to NIfTI/NRRD (by extension) without touching the node or the scene."""
     storageNode = slicer.vtkMRMLVolumeArchetypeStorageNode()  # not added to the scene on purpose
@@ -72,7 +84,7 @@ def _snapToReference(volumeNode, referenceNode) -> None:
 def colorNodeId(scene, colorName: str) -> str:
     """ID of the first available colour node for ``colorName`` (falls back to procedural tables, then Grey)."""
     for candidate in [*COLOR_FALLBACKS.get(colorName, [colorName]), "Grey"]:
-        node = scene.GetFirstNode(candidate, "vtkMRMLColorNode", False, False)
+        node = scene.GetFirstNode(candidate, "vtkMRMLColorNode", None, True)  # exact name: "Iron" is not "IronX"
         if node is not None:
             return node.GetID()
     return ""
@@ -102,9 +114,26 @@ def updateHeatmapDisplay(heatmapNode, threshold: float, colorName: str):
     return display
 
 
-def setForegroundOpacity(scene, opacity: float) -> None:
+def setForegroundOpacity(scene, opacity: float, foregroundNode) -> int:
+    """Set the foreground opacity of the views that show ``foregroundNode`` as foreground (and no others).
+
+    Returns how many views changed; a scene without slice views (``--no-main-window``) has none.
+    """
+    changed = 0
     for index in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")):
-        scene.GetNthNodeByClass(index, "vtkMRMLSliceCompositeNode").SetForegroundOpacity(float(opacity))
+        composite = scene.GetNthNodeByClass(index, "vtkMRMLSliceCompositeNode")
+        showsNode = foregroundNode is not None and composite.GetForegroundVolumeID() == foregroundNode.GetID()
+        if showsNode and composite.GetForegroundOpacity() != float(opacity):
+            composite.SetForegroundOpacity(float(opacity))
+            changed += 1
+    return changed
+
+
+def observeSameTransform(node, referenceNode) -> None:
+    """Place a result under the input's parent transform, so it lies where the input is shown."""
+    transformId = referenceNode.GetTransformNodeID() if referenceNode is not None else None
+    if transformId:
+        node.SetAndObserveTransformNodeID(transformId)
 
 
 def addColorLegend(heatmapNode):
@@ -134,6 +163,24 @@ def fillProbabilityTable(rows, tableNode=None, scene=None, name: str = "Class pr
         probabilities.InsertNextValue(float(probability))
     table.AddColumn(classes)
     table.AddColumn(probabilities)
+    tableNode.Modified()
+    return tableNode
+
+
+def fillSegmentVolumeTable(rows, scene, name: str = "Segment volumes"):
+    """A new table node: ``Output``, ``Segment``, ``Voxels``, ``Volume (mm3)`` (from result.json)."""
+    tableNode = scene.AddNewNodeByClass("vtkMRMLTableNode", scene.GenerateUniqueName(name))
+    table = tableNode.GetTable()
+    columns = [vtk.vtkStringArray(), vtk.vtkStringArray(), vtk.vtkIntArray(), vtk.vtkDoubleArray()]
+    for column, title in zip(columns, ("Output", "Segment", "Voxels", "Volume (mm3)")):
+        column.SetName(title)
+    for output, segment, voxels, volume in rows:
+        columns[0].InsertNextValue(str(output))
+        columns[1].InsertNextValue(str(segment))
+        columns[2].InsertNextValue(int(voxels))
+        columns[3].InsertNextValue(float(volume))
+    for column in columns:
+        table.AddColumn(column)
     tableNode.Modified()
     return tableNode
 

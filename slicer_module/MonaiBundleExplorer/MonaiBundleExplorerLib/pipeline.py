@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import mrmlAdapter, process, results
+from . import mrmlAdapter, process, results, segmentations
 
 
 @dataclass
@@ -20,8 +20,10 @@ class InferenceOptions:
     trusted: bool = False
     inputFormat: str = ".nii.gz"  # what the runner reads; the self-test uses ".nrrd"
     runner: str | None = None  # tests only: a stand-in for monai_ext.bundle.runner:run_bundle
-    python: str | None = None  # default: PythonSlicer inside Slicer
+    python: str | None = None  # the worker Python (workerEnv); default: PythonSlicer inside Slicer
     extraPythonPath: list[str] = field(default_factory=list)
+    saveDicom: bool = False  # the worker also writes DICOM SEG / parametric maps / SR into <work>/dicom
+    extraRequest: dict = field(default_factory=dict)  # tests only: e.g. the stand-in runner's testDelaySeconds
 
 
 @dataclass
@@ -29,6 +31,11 @@ class LoadedOutputs:
     heatmapNode: object | None
     tableNode: object | None
     otherNodes: dict
+    segmentationNodes: dict = field(default_factory=dict)  # output name -> vtkMRMLSegmentationNode
+    probabilityNodes: dict = field(default_factory=dict)  # segment name -> probability map volume node
+    dicomFolder: str | None = None  # what the worker wrote for "Save results as DICOM" (None if nothing)
+    dicomImported: bool = False  # True once imported into Slicer's DICOM database
+    segmentTableNode: object | None = None  # voxels and mm3 of each segment (from result.json)
 
 
 class Job:
@@ -48,11 +55,17 @@ class Job:
         request = {
             "bundlePath": str(self.options.bundlePath), "device": self.options.device,
             "heatmapMethod": self.options.heatmapMethod, "trusted": bool(self.options.trusted),
-            "outputDir": str(self.workDir / "output"), **inputs,
+            "outputDir": str(self.workDir / "output"), **self.options.extraRequest, **inputs,
         }  # fmt: skip
         if self.options.runner:
             request["runner"] = self.options.runner
+        if self.options.saveDicom:
+            request["dicom_out"] = str(self.dicomFolder)
         return request
+
+    @property
+    def dicomFolder(self) -> Path:
+        return self.workDir / "dicom"
 
     def _startWorker(self, request: dict) -> Job:
         requestPath = process.writeRequest(self.workDir, request)
@@ -93,7 +106,8 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done:
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"inference still running after {timeout} s")
+                self.cancel()  # a timed-out worker must not keep running (and holding the CPU or GPU)
+                raise TimeoutError(f"inference still running after {timeout} s: the worker was stopped")
             self.poll()
             time.sleep(0.05)
         return self
@@ -107,38 +121,75 @@ class Job:
 
 
 class InferenceJob(Job):
-    """Run the bundle on one volume node; ``loadOutputs`` turns the result into new nodes."""
+    """Run the bundle on one volume node, or on one segment of a segmentation node (mask bundles).
 
-    def __init__(self, inputNode, options: InferenceOptions, workDir=None):
+    ``loadOutputs`` turns the result into new nodes on the grid of ``referenceNode``: the input volume, or for a
+    segment the segmentation's reference volume (or, when it has none, the exported mask, kept as a new node).
+    """
+
+    def __init__(self, inputNode, options: InferenceOptions, workDir=None, segmentName: str | None = None):
         super().__init__(options, workDir)
         self.inputNode = inputNode
+        self.segmentName = segmentName
+        self.referenceNode = inputNode
 
     def start(self) -> InferenceJob:
-        inputPath = mrmlAdapter.writeVolumeNode(
-            self.inputNode, str(self.workDir / ("input" + self.options.inputFormat))
-        )
-        return self._startWorker(self._request(inputPath=inputPath))
+        path = str(self.workDir / ("input" + self.options.inputFormat))
+        if self.inputNode.IsA("vtkMRMLSegmentationNode"):
+            scene = self.inputNode.GetScene()
+            reference = self.inputNode.GetNodeReference(self.inputNode.GetReferenceImageGeometryReferenceRole())
+            before = mrmlAdapter.nodeIds(scene)
+            maskNode = segmentations.exportSegment(self.inputNode, self.segmentName, reference)
+            try:
+                mrmlAdapter.writeVolumeNode(maskNode, path)
+            finally:
+                if reference is not None:  # the mask, its display and colour nodes were only needed for the file
+                    mrmlAdapter.removeNodesAddedSince(scene, before)
+            self.referenceNode = reference or maskNode
+        else:
+            mrmlAdapter.writeVolumeNode(self.inputNode, path)
+        return self._startWorker(self._request(inputPath=path))
 
     def loadOutputs(self, opacity: float = 0.5, threshold: float = 0.0, colorName: str = "Inferno") -> LoadedOutputs:
         if self.result is None:
             raise RuntimeError("there is no result to load")
-        scene = self.inputNode.GetScene()
-        baseName = self.inputNode.GetName()
+        reference = self.referenceNode
+        scene = reference.GetScene()
+        baseName = self.inputNode.GetName() + (f" {self.segmentName}" if self.segmentName else "")
         maps = dict(self.result.get("maps") or {})
-        heatmapNames = self.result.get("heatmaps") or (["heatmap"] if "heatmap" in maps else [])
+        probabilityPaths = results.segmentProbabilityMaps(self.result)  # segment name -> path
+        for path in probabilityPaths.values():  # loaded once, as probability maps (not also as other maps)
+            for name in [name for name, mapPath in maps.items() if mapPath == path]:
+                maps.pop(name)
+        heatmapNames = [name for name in self.result.get("heatmaps") or [] if name in maps]
+        heatmapNames = heatmapNames or (["heatmap"] if "heatmap" in maps else [])
         heatmapPath = maps.pop(heatmapNames[0], None) if heatmapNames else None  # overlaid; other maps: new nodes
-        heatmapNode = None
-        if heatmapPath:
-            heatmapNode = mrmlAdapter.loadVolumeFile(heatmapPath, f"{baseName} heatmap", self.inputNode)
-            mrmlAdapter.showOverlay(self.inputNode, heatmapNode, opacity, threshold, colorName)
-        others = {
-            name: mrmlAdapter.loadVolumeFile(path, f"{baseName} {name}", self.inputNode) for name, path in maps.items()
-        }
+        heatmapNode = self._loadMap(heatmapPath, f"{baseName} heatmap") if heatmapPath else None
+        others = {name: self._loadMap(path, f"{baseName} {name}") for name, path in maps.items()}
+        probabilities = {
+            segment: self._loadMap(path, f"{baseName} {segment} probability")
+            for segment, path in probabilityPaths.items()
+        }  # fmt: skip
+        segmentationNodes = segmentations.loadSegmentationOutputs(self.result, reference, baseName)
+        overlay = heatmapNode or next(iter(probabilities.values()), None)
+        if overlay is not None:
+            mrmlAdapter.showOverlay(reference, overlay, opacity, threshold, colorName)
         rows = results.probabilityRows(self.result)
         tableNode = (
             mrmlAdapter.fillProbabilityTable(rows, scene=scene, name=f"{baseName} probabilities") if rows else None
         )
-        return LoadedOutputs(heatmapNode, tableNode, others)
+        dicomFolder = str(self.dicomFolder) if self.dicomFolder.is_dir() and any(self.dicomFolder.iterdir()) else None
+        volumeRows = results.segmentVolumeRows(self.result)
+        segmentTable = (
+            mrmlAdapter.fillSegmentVolumeTable(volumeRows, scene, f"{baseName} segment volumes") if volumeRows else None
+        )
+        return LoadedOutputs(heatmapNode, tableNode, others, segmentationNodes, probabilities, dicomFolder,
+                             segmentTableNode=segmentTable)  # fmt: skip
+
+    def _loadMap(self, path: str, name: str):
+        node = mrmlAdapter.loadVolumeFile(path, name, self.referenceNode)
+        mrmlAdapter.observeSameTransform(node, self.referenceNode)
+        return node
 
 
 class BatchJob(Job):

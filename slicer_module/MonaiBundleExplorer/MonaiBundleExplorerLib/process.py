@@ -19,6 +19,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import workerEnv
+from .subprocessOptions import hiddenWindowOptions, workerProcessOptions
+
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MODULE_DIR = Path(__file__).resolve().parents[1]
 
@@ -116,16 +119,14 @@ class WorkerProcess:
     finished: bool = field(default=False, init=False)
 
     def start(self) -> WorkerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        paths = [str(MODULE_DIR), *self.extraPythonPath]
-        env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        command = [self.python or pythonExecutable(), str(WORKER_SCRIPT), str(self.requestPath)]
-        options = (
-            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
-        )
+        python = self.python or pythonExecutable()
+        # The worker's own environment: none of Slicer's PYTHONPATH, only this module's Lib (and test extras).
+        env = dict(workerEnv.launchEnvironment(python), PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join([str(MODULE_DIR), *self.extraPythonPath])
+        command = [python, str(WORKER_SCRIPT), str(self.requestPath)]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
-            text=True, encoding="utf-8", errors="replace", bufsize=1, **options,
+            text=True, encoding="utf-8", errors="replace", bufsize=1, **workerProcessOptions(),
         )  # fmt: skip
         self._stderrTail: deque[str] = deque(maxlen=200)
         self._stderrThread = threading.Thread(target=self._readStderr, daemon=True)
@@ -162,7 +163,8 @@ class WorkerProcess:
         received = []
         while not self.finished:
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"worker still running after {timeout} s")
+                self.cancel()
+                raise TimeoutError(f"worker still running after {timeout} s: it was stopped")
             received += self.poll()
             time.sleep(interval)
         return received
@@ -180,7 +182,8 @@ class WorkerProcess:
             return
         self.cancelled = True
         if os.name == "nt":
-            subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.process.pid)], capture_output=True, check=False)
+            command = ["taskkill", "/F", "/T", "/PID", str(self.process.pid)]
+            subprocess.run(command, capture_output=True, check=False, **hiddenWindowOptions())
             return
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             try:

@@ -11,7 +11,23 @@ def probabilityRows(result: dict) -> list[tuple[str, float]]:
     probabilities = [float(value) for value in result.get("probabilities") or []]
     names = list(result.get("classNames") or [])
     names += [f"class {index}" for index in range(len(names), len(probabilities))]
-    return list(zip(names, probabilities, strict=False))
+    return list(zip(names, probabilities))  # names were padded to the same length
+
+
+def segmentProbabilityMaps(result: dict) -> dict:
+    """Segment name -> probability map path of every label in ``result["segmentations"]`` that has one.
+
+    Names are made unique across outputs (``"<output>: <name>"`` when two outputs share a label name).
+    """
+    found: dict = {}
+    for outputName, output in (result.get("segmentations") or {}).items():
+        for label in (output or {}).get("labels") or []:
+            path = label.get("probability_map") if isinstance(label, dict) else None
+            if not path:
+                continue
+            name = str(label.get("name") or f"label {label.get('value')}")
+            found[name if name not in found else f"{outputName}: {name}"] = str(path)
+    return found
 
 
 def predictedClass(result: dict) -> str:
@@ -23,10 +39,13 @@ def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
     """Header and rows for a batch: input, status, predicted class, one column per class, map paths, error."""
     classNames: list[str] = []
     mapNames: list[str] = []
+    volumeNames: list[str] = []
     for item in items:
         classNames += [name for name, _ in probabilityRows(item) if name not in classNames]
         mapNames += [name for name in item.get("maps") or {} if name not in mapNames]
-    header = ["input", "status", "predicted", *classNames, *(f"map:{name}" for name in mapNames), "error"]
+        volumeNames += [name for name in segmentVolumes(item) if name not in volumeNames]
+    header = ["input", "status", "predicted", *classNames, *volumeNames, *(f"map:{name}" for name in mapNames)]
+    header.append("error")
     rows = []
     for item in items:
         error = item.get("error") or {}
@@ -37,9 +56,32 @@ def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
         }
         row["predicted"] = predictedClass(item)
         row.update({name: f"{value:.6g}" for name, value in probabilityRows(item)})
+        row.update({name: f"{value:.6g}" for name, value in segmentVolumes(item).items()})
         row.update({f"map:{name}": path for name, path in (item.get("maps") or {}).items()})
         rows.append(row)
     return header, rows
+
+
+def segmentVolumes(result: dict) -> dict:
+    """``"mm3:<output>:<label>"`` -> volume in mm³ of every label of ``result["segmentations"]`` (for the CSV)."""
+    volumes = {}
+    for outputName, output in (result.get("segmentations") or {}).items():
+        for label in (output or {}).get("labels") or []:
+            if isinstance(label, dict) and label.get("volume_mm3") is not None:
+                name = label.get("name") or f"label {label.get('value')}"
+                volumes[f"mm3:{outputName}:{name}"] = float(label["volume_mm3"])
+    return volumes
+
+
+def segmentVolumeRows(result: dict) -> list:
+    """``(output, segment, voxels, volume_mm3)`` for every listed label (missing counts read as 0)."""
+    rows = []
+    for outputName, output in (result.get("segmentations") or {}).items():
+        for label in (output or {}).get("labels") or []:
+            if isinstance(label, dict):
+                name = label.get("name") or f"label {label.get('value')}"
+                rows.append((outputName, name, int(label.get("voxels") or 0), float(label.get("volume_mm3") or 0.0)))
+    return rows
 
 
 def writeBatchCsv(path: str | Path, items: list[dict]) -> Path:

@@ -18,10 +18,18 @@ from . import miniNrrd
 
 RUNNER = "MonaiBundleExplorerLib.testing:runTinyBundle"
 CLASS_NAMES = ["uniform", "left-right gradient"]
+# The segmentation output of the mask variant (shared contract: values, names, 0-255 colours).
+SEGMENT_LABELS = [
+    {"value": 1, "name": "low", "color": [30, 144, 255]},
+    {"value": 2, "name": "high", "color": [255, 99, 71]},
+]
 
 
-def writeTinyBundle(folder: str | os.PathLike) -> Path:
-    """A MONAI-layout bundle folder holding only metadata (the stand-in runner needs no weights)."""
+def writeTinyBundle(folder: str | os.PathLike, maskInput: bool = False) -> Path:
+    """A MONAI-layout bundle folder holding only metadata (the stand-in runner needs no weights).
+
+    ``maskInput``: the input is declared a mask (a segment can be the input) and a segmentation output is added.
+    """
     folder = Path(folder)
     (folder / "configs").mkdir(parents=True, exist_ok=True)
     (folder / "docs").mkdir(exist_ok=True)
@@ -38,6 +46,13 @@ def writeTinyBundle(folder: str | os.PathLike) -> Path:
             "outputs": {"pred": {"type": "probabilities", "num_channels": 2}, "heatmap": {"type": "image"}},
         },
     }
+    if maskInput:
+        metadata["network_data_format"]["inputs"]["image"].update(format="segmentation", modality="binary mask")
+        metadata["network_data_format"]["outputs"]["segmentation"] = {
+            "type": "segmentation",
+            "labels": {str(label["value"]): label["name"] for label in SEGMENT_LABELS},
+            "label_colors": {str(label["value"]): label["color"] for label in SEGMENT_LABELS},
+        }
     (folder / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     (folder / "LICENSE").write_text("Apache-2.0\n", encoding="utf-8")
     (folder / "docs" / "README.md").write_text("Synthetic self-test bundle.\n", encoding="utf-8")
@@ -49,7 +64,8 @@ def runTinyBundle(request: dict, progress) -> dict:
     progress("load", 0.1, "Reading the input volume")
     inputPath = request["inputPath"]
     array, affine = readVolume(inputPath)
-    classNames = json.loads((Path(request["bundlePath"]) / "configs" / "metadata.json").read_text())["class_names"]
+    metadata = json.loads((Path(request["bundlePath"]) / "configs" / "metadata.json").read_text())
+    classNames = metadata["class_names"]
     time.sleep(float(request.get("testDelaySeconds", 0.0)))
     progress("infer", 0.5, f"Running on {request.get('device', 'auto')}")
     values = array.astype(np.float64)
@@ -64,12 +80,37 @@ def runTinyBundle(request: dict, progress) -> dict:
     suffix = ".nrrd" if str(inputPath).endswith(".nrrd") else ".nii.gz"
     heatmapPath = os.path.join(request["outputDir"], "heatmap" + suffix)
     writeVolume(heatmapPath, heatmap, affine)
-    return {
+    result = {
         "classNames": classNames,
         "probabilities": [float(p) for p in probabilities],
         "maps": {"heatmap": heatmapPath},
+        "heatmaps": ["heatmap"],
         "device": "cpu",
     }
+    if "segmentation" in metadata["network_data_format"]["outputs"]:
+        progress("segment", 0.9, "Writing the segmentation")
+        result = addSegmentation(result, z, affine, request["outputDir"], suffix)
+    return result
+
+
+def addSegmentation(result: dict, z: np.ndarray, affine: np.ndarray, outputDir: str, suffix: str) -> dict:
+    """Labels ``low`` (z < -0.5) and ``high`` (z > 0.5) and their probability maps (the shared contract)."""
+    labels = np.zeros(z.shape, np.uint8)
+    labels[z < -0.5], labels[z > 0.5] = 1, 2
+    path = os.path.join(outputDir, "segmentation" + suffix)
+    writeVolume(path, labels, affine)
+    spacing = np.linalg.norm(np.asarray(affine)[:3, :3], axis=0)
+    entries = []
+    for label, sign in zip(SEGMENT_LABELS, (-1.0, 1.0)):
+        probabilityPath = os.path.join(outputDir, f"segmentation_prob_{label['name']}{suffix}")
+        writeVolume(probabilityPath, (1.0 / (1.0 + np.exp(-4.0 * sign * z))).astype(np.float32), affine)
+        voxels = int((labels == label["value"]).sum())
+        entries.append(dict(label, voxels=voxels, volume_mm3=float(voxels * np.prod(spacing)),
+                            probability_map=probabilityPath))  # fmt: skip
+        result["maps"][f"segmentation_prob_{label['name']}"] = probabilityPath
+        result["heatmaps"].append(f"segmentation_prob_{label['name']}")
+    result["segmentations"] = {"segmentation": {"path": path, "kind": "labels", "labels": entries}}
+    return result
 
 
 def readVolume(path) -> tuple[np.ndarray, np.ndarray]:

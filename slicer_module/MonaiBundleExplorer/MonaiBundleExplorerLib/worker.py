@@ -127,6 +127,23 @@ def checkResult(result) -> dict:
     return result
 
 
+def applySandbox(request: dict) -> None:
+    """Untrusted request: this process loses the network and writes outside outputDir (monai_ext.sandbox, Linux).
+
+    The protections in force end up in result.json under "protections" (on macOS/Windows: none, with the reason).
+    """
+    try:
+        from pathlib import Path
+
+        from monai_ext.sandbox import SandboxPolicy, apply_sandbox
+    except ImportError as exc:
+        message = f"monai_ext is not installed in this Python ({sys.executable}): {exc}"
+        raise WorkerError("RunnerNotInstalled", message) from exc
+    inputs = request.get("inputPaths") or [request.get("inputPath")]
+    reads = tuple(Path(p) for p in [request["bundlePath"], *inputs] if p)
+    apply_sandbox(SandboxPolicy(write_dirs=(Path(request["outputDir"]),), read_paths=reads))
+
+
 def main(argv: list[str]) -> int:
     # Protocol lines go to the original stdout; fd 1 is pointed at stderr so prints (even from C code) stay out.
     protocolStream = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
@@ -138,6 +155,8 @@ def main(argv: list[str]) -> int:
             raise WorkerError("RequestError", "usage: worker.py REQUEST.json")
         request = loadRequest(argv[1])
         os.makedirs(request["outputDir"], exist_ok=True)
+        if not request.get("trusted"):
+            applySandbox(request)  # issue 12: kernel sandbox before anything of the bundle is imported or read
         reporter.progress("start", 0.0, "Starting the bundle runner")
         result = runBundle(request, reporter.progress)
         reporter.progress("done", 1.0, "Finished")

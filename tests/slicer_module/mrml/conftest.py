@@ -18,10 +18,30 @@ def require_slicer_core():
     return slicer
 
 
+_CONVERTERS = []
+
+
+def register_segmentation_converters(slicer) -> None:
+    """What Slicer's Segmentations module does at start-up: register the representation converter rules.
+
+    Without them slicer-core cannot create an empty binary-labelmap segment (``AddEmptySegment`` fails).
+    """
+    if _CONVERTERS:
+        return
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    for rule in (
+        slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule,
+        slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule,
+    ):
+        _CONVERTERS.append(rule())
+        factory.RegisterConverterRule(_CONVERTERS[-1])
+
+
 @pytest.fixture
 def scene():
     """A scene like Slicer's: colour tables and three slice views; ``slicer.mrmlScene`` points at it."""
     slicer = require_slicer_core()
+    register_segmentation_converters(slicer)
     scene = slicer.vtkMRMLScene()
     color_logic = slicer.vtkMRMLColorLogic()
     color_logic.SetMRMLScene(scene)

@@ -77,14 +77,37 @@ def test_overlay_settings(scene, input_volume):
     expected = inferno or scene.GetFirstNode("PET-Heat", "vtkMRMLColorNode", False, False)  # slicer-core has no Inferno
     assert display.GetColorNodeID() == expected.GetID()
     mrmlAdapter.updateHeatmapDisplay(heatmap, 0.6, "Iron")
-    mrmlAdapter.setForegroundOpacity(scene, 0.9)
     assert display.GetLowerThreshold() == pytest.approx(0.6)
-    assert display.GetColorNodeID() == scene.GetFirstNode("Iron", "vtkMRMLColorNode", False, False).GetID()
-    assert composites[0].GetForegroundOpacity() == pytest.approx(0.9)
-    assert (
-        mrmlAdapter.colorNodeId(scene, "NoSuchTable")
-        == scene.GetFirstNode("Grey", "vtkMRMLColorNode", False, False).GetID()
-    )
+    assert display.GetColorNodeID() == scene.GetFirstNode("Iron", "vtkMRMLColorNode", None, True).GetID()
+    assert mrmlAdapter.colorNodeId(scene, "NoSuchTable") == scene.GetFirstNode("Grey", "vtkMRMLColorNode").GetID()
+
+
+def test_colour_lookup_is_an_exact_match(scene):
+    """A name that only starts like a table ("Ir" of "Iron") is not that table: the Grey fallback is used."""
+    grey = scene.GetFirstNode("Grey", "vtkMRMLColorNode", None, True).GetID()
+    assert scene.GetFirstNode("Ir", "vtkMRMLColorNode", None, False) is not None  # a partial match exists
+    assert mrmlAdapter.colorNodeId(scene, "Ir") == grey
+
+
+def test_opacity_changes_only_the_views_showing_the_heatmap(scene, input_volume):
+    matrix = mrmlAdapter.ijkToRasArray(input_volume)
+    heatmap = add_volume(scene, np.zeros((6, 7, 8), np.float32), matrix, "heat")
+    other = add_volume(scene, np.zeros((6, 7, 8), np.float32), matrix, "other")
+    mrmlAdapter.showOverlay(input_volume, heatmap, opacity=0.4, threshold=0.3, colorName="Iron")
+    composites = [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode") for i in range(3)]
+    composites[2].SetForegroundVolumeID(other.GetID())
+    composites[2].SetForegroundOpacity(0.7)
+    assert mrmlAdapter.setForegroundOpacity(scene, 0.9, heatmap) == 2
+    assert [c.GetForegroundOpacity() for c in composites] == pytest.approx([0.9, 0.9, 0.7])
+    assert mrmlAdapter.setForegroundOpacity(scene, 0.9, heatmap) == 0  # unchanged: nothing touched
+
+
+def test_result_follows_the_inputs_transform(scene, input_volume):
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
+    input_volume.SetAndObserveTransformNodeID(transform.GetID())
+    heatmap = add_volume(scene, np.zeros((6, 7, 8), np.float32), mrmlAdapter.ijkToRasArray(input_volume), "heat")
+    mrmlAdapter.observeSameTransform(heatmap, input_volume)
+    assert heatmap.GetTransformNodeID() == transform.GetID()
 
 
 def test_color_legend(scene, input_volume):
