@@ -13,9 +13,11 @@ from monai_ext.engines.explanation_report import ExplanationReport
 from monai_ext.engines.gan_handlers import GanProgressBar, NetworkSaver
 from monai_ext.engines.gan_trainer import AmpGanTrainer, gan_loss_output, real_images
 from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
+from monai_ext.engines.overlay_grid import OverlayRow, axial_overlay_row, save_overlay_grid
 from monai_ext.engines.prepare_batch import AugmentedBatch
 from monai_ext.engines.reconstruction_loss import ReconstructionLoss
 from monai_ext.engines.resume import ResumeCheckpoint
+from monai_ext.engines.segmentation_report import SegmentationReport, summarize_cases, write_segmentation_report
 from monai_ext.engines.time_budget import TimeBudget
 from monai_ext.engines.transfer import BackboneFreezer, PretrainedReport, load_pretrained
 
@@ -31,11 +33,14 @@ __all__ = [
     "GanProgressBar",
     "LossHistory",
     "NetworkSaver",
+    "OverlayRow",
     "PretrainedReport",
     "ReconstructionLoss",
     "ResumeCheckpoint",
+    "SegmentationReport",
     "TimeBudget",
     "amp_enabled",
+    "axial_overlay_row",
     "class_weights",
     "default_device",
     "gan_loss_output",
@@ -46,8 +51,11 @@ __all__ = [
     "local_device",
     "plot_loss_curves",
     "real_images",
+    "save_overlay_grid",
     "sha256_of",
+    "summarize_cases",
     "to_input_grid",
     "write_anomaly_report",
     "write_classification_report",
+    "write_segmentation_report",
 ]

@@ -98,7 +98,8 @@ class DicomSeriesReader(ImageReader):
         if self.dtype is not None:
             array = array.astype(self.dtype)
         spatial = tuple(array.shape[:3])
-        meta: dict[str, Any] = {k: v for k, v in img.meta.items() if k != "source_files"}
+        # None values (absent tags) are left out: MONAI's DataLoader cannot collate them into a batch
+        meta: dict[str, Any] = {k: v for k, v in img.meta.items() if k != "source_files" and v is not None}
         meta[MetaKeys.ORIGINAL_AFFINE] = img.affine.copy()
         meta[MetaKeys.AFFINE] = img.affine.copy()
         meta[MetaKeys.SPATIAL_SHAPE] = np.asarray(spatial)

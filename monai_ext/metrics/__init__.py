@@ -1,4 +1,4 @@
-"""Metrics computed in numpy: ROC AUC, accuracy and friends (no scikit-learn dependency)."""
+"""Metrics: ROC AUC, accuracy and friends (no scikit-learn dependency), generative and segmentation scores."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from monai_ext.metrics.generative import (
     pairwise_ms_ssim,
     prdc,
 )
+from monai_ext.metrics.segmentation import label_metrics
 
 __all__ = [
     "anomaly_metrics",
@@ -21,6 +22,7 @@ __all__ = [
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_from_features",
+    "label_metrics",
     "pairwise_ms_ssim",
     "prdc",
     "precision_recall_curve",

@@ -90,3 +90,19 @@ def kill_after_epoch(
         process.kill()
         process.wait()
     return int(torch.load(last, weights_only=True)["engine"]["epoch"])
+
+
+@pytest.fixture(scope="session")
+def small_hippocampus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MSD-style folder (``imagesTr``/``labelsTr``) linking to the first 8 real hippocampus crops.
+
+    Only symbolic links are written (into a temporary folder); the real files are never copied or modified.
+    """
+    source = require_data("hippocampus-msd")
+    root = tmp_path_factory.mktemp("hippocampus")
+    images = sorted((source / "imagesTr").glob("hippocampus_*.nii.gz"))[:8]
+    for sub in ("imagesTr", "labelsTr"):
+        (root / sub).mkdir()
+        for image in images:
+            (root / sub / image.name).symlink_to(source / sub / image.name)
+    return root

@@ -57,3 +57,14 @@ def test_suffix_check_accepts_folders_not_nifti(series, tmp_path):
     reader = DicomSeriesReader()
     assert reader.verify_suffix(folder)
     assert not reader.verify_suffix(tmp_path / "x.nii.gz")
+
+
+def test_a_loaded_series_collates_into_a_batch(series):
+    """Absent tags (None in the loader's metadata) are left out so MONAI's DataLoader can batch the volume."""
+    from monai.data import DataLoader, Dataset
+
+    folder, phantom = series
+    dataset = Dataset([{"image": str(folder)}], transform=LoadImaged(keys="image", reader=DicomSeriesReader()))
+    batch = next(iter(DataLoader(dataset, batch_size=1)))
+    assert tuple(batch["image"].shape) == (1, *phantom.shape)
+    assert all(value is not None for value in batch["image"].meta.values())
