@@ -610,7 +610,7 @@ def macro_bomb(ctx: Context) -> Case:
             c[f"m{i}"] = [f"%m{i - 1}", f"%m{i - 1}"]
 
     edit(bundle, plant)
-    return refused(ctx.run("macro_bomb", bundle), "BundleLimitError", "macros")
+    return refused(ctx.run("macro_bomb", bundle), "BundleLimitError", "more than")
 
 
 @case("exhaustion")
@@ -625,6 +625,22 @@ def oversized_config(ctx: Context) -> Case:
     bundle = ctx.bundle("oversized")
     edit(bundle, lambda c: c.__setitem__("padding", "x" * (9 << 20)))
     return refused(ctx.run("oversized_config", bundle), "BundleLimitError", "MiB")
+
+
+@case("exhaustion")
+def many_values(ctx: Context) -> Case:
+    """150,000 values in 1 MB: MONAI's parser would make a ConfigItem of each."""
+    bundle = ctx.bundle("many_values")
+    edit(bundle, lambda c: c.__setitem__("padding", list(range(150_000))))
+    return refused(ctx.run("many_values", bundle), "BundleLimitError", "values")
+
+
+@case("exhaustion")
+def json_backslash_run(ctx: Context) -> Case:
+    """A quote followed by 3 MB of backslashes: a naive string regex in the depth scan would be quadratic."""
+    bundle = ctx.bundle("backslash_run")
+    (bundle / "configs" / "inference.json").write_text('"\\' * 1_500_000)
+    return refused(ctx.run("json_backslash_run", bundle), "BundleFileError", "not valid JSON")
 
 
 @case("exhaustion")
