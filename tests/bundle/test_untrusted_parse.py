@@ -90,7 +90,14 @@ def test_zip_extraction_counts_bytes_and_cleans_up(tmp_path: Path, monkeypatch: 
     with extract_bundle(archive) as copy:
         assert (copy.path / "b" / "models" / "model.pt").stat().st_size == 4 << 20
     assert copy.closed and not copy.path.exists()
-    with pytest.raises(BundleLimitError, match="expands to more than"):
+    with pytest.raises(BundleLimitError, match="declares more than"):
+        extract_bundle(archive, max_bytes=1 << 20)
+    lying = bytearray(archive.read_bytes())  # the central directory claims 100 bytes for the 4 MiB entry
+    at = lying.rindex(b"b/models/model.pt") - 46  # its central-directory record (name at offset 46)
+    assert lying[at : at + 4] == b"PK\x01\x02"
+    lying[at + 24 : at + 28] = (100).to_bytes(4, "little")
+    archive.write_bytes(bytes(lying))
+    with pytest.raises(BundleFileError, match="damaged"):  # zipfile stops at the declared size: the CRC fails
         extract_bundle(archive, max_bytes=1 << 20)
     assert list((tmp_path / "tmp").iterdir()) == []
 
