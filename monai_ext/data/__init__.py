@@ -7,6 +7,7 @@ from monai_ext.data.datalist import load_datalist
 from monai_ext.data.filter import label_case_dataset, select_labels
 from monai_ext.data.npz import DatasetError, load_npz_split, npz_splits
 from monai_ext.data.phantom import head_phantom_hu
+from monai_ext.data.require import require_dataset, require_file
 
 __all__ = [
     "UNKNOWN_LABEL",
@@ -19,5 +20,7 @@ __all__ = [
     "load_npz_split",
     "npz_splits",
     "preprocess_array",
+    "require_dataset",
+    "require_file",
     "select_labels",
 ]
