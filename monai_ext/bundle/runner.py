@@ -32,6 +32,7 @@ from monai_ext.explain.gradcam import grad_cam
 __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
 Progress = Callable[[str, float, str], None]
+_LABEL_MAP_KEYS = ("label", "labels", "labelNames", "referencePath")  # see monai_ext.bundle.per_label
 
 
 def _quiet(_stage: str, _fraction: float, _message: str) -> None:
@@ -280,7 +281,9 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         request: ``bundlePath``, ``inputPath``, ``outputDir``; optional ``device`` (``"auto"``),
             ``heatmapMethod`` (``"gradcam"``), ``trusted`` (``False``), ``targetClass``, ``targetLayer``,
             ``seed`` (generative bundles: a volume is generated from it; with ``inputPath`` the discriminator's
-            realism map of that volume is added when the bundle declares ``realism_map``).
+            realism map of that volume is added when the bundle declares ``realism_map``); ``label``, ``labels``,
+            ``labelNames``, ``referencePath``: the input is a label map (or DICOM SEG), one run per label
+            (:func:`~monai_ext.bundle.per_label.run_bundle_per_label`).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 
     Returns:
@@ -288,6 +291,10 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
     """
     from monai_ext.bundle.outputs import write_outputs
 
+    if any(key in request for key in _LABEL_MAP_KEYS):  # a label map: one run per chosen label
+        from monai_ext.bundle.per_label import run_bundle_per_label
+
+        return run_bundle_per_label(request, progress)
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
     runner = BundleRunner(
         request["bundlePath"],

@@ -1,8 +1,10 @@
 """``monai-ext infer``: run a bundle on a volume (NIfTI, NRRD, DICOM folder) or on a folder of them.
 
 One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
-each heatmap. A batch (``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input
-and ``OUT/results.csv`` with one row per input; a failing input gets an error row and the batch goes on.
+each heatmap. A label map (``--label``, ``--all-labels``, a DICOM SEG with ``--reference``) runs once per label:
+one label writes into ``OUT``, several into ``OUT/<label name>/`` with ``OUT/labels.json``. A batch (``--batch``,
+or a folder holding NIfTI/NRRD files) writes one folder per input and ``OUT/results.csv`` with one row per input;
+a failing input gets an error row and the batch goes on.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 from monai_ext.bundle.errors import BundleError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.per_label import is_dicom_seg, label_choices, load_label_map, run_labels, write_label_results
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.io.atomic import atomic_write_text
 
@@ -42,6 +46,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--trusted", action="store_true", help="let the bundle's config run code (only your own)")
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
+    labels = parser.add_argument_group("label maps (a segmentation as input: one result per label)")
+    labels.add_argument(
+        "--label", action="append", default=None, metavar="VALUE_OR_NAME", help="label to run on (repeatable)"
+    )
+    labels.add_argument("--all-labels", action="store_true", help="run on every label of the map: OUT/<label>/")
+    labels.add_argument("--label-names", default=None, metavar="JSON", help="names, e.g. '{\"adrenal_gland_left\": 2}'")
+    labels.add_argument("--reference", type=Path, default=None, help="the CT series folder of a DICOM SEG input")
     parser.set_defaults(handler=_run)
 
 
@@ -51,6 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
+    if args.label or args.all_labels or args.label_names or args.reference or is_dicom_seg(args.input):
+        return _labels(runner, args)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
         summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
@@ -58,6 +71,19 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     failures = run_batch(runner, inputs, args.out, target_class=args.target_class, montage=not args.no_montage)
     return 1 if failures == len(inputs) else 0
+
+
+def _labels(runner: BundleRunner, args: argparse.Namespace) -> int:
+    """A label map (or DICOM SEG): one result per label, ``OUT/<label>/`` when there are several."""
+    names = json.loads(args.label_names) if args.label_names else None
+    label_map = load_label_map(args.input, reference=args.reference)
+    choices = label_choices(label_map, args.label, names)
+    results = run_labels(runner, label_map, choices, target_class=args.target_class)
+    summary = write_label_results(results, args.out, runner=runner, montage=not args.no_montage)
+    for entry in summary.get("labels", [summary]):
+        print(f"== label {entry.get('value', choices[0].value)}: {entry.get('name', choices[0].name)}")
+        _print_summary(entry)
+    return 0
 
 
 def _one(

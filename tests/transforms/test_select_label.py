@@ -37,7 +37,7 @@ def test_typed_errors_list_what_is_there(two_glands: MetaTensor) -> None:
     with pytest.raises(LabelSelectionError, match=r"value 5\) is not in the label map; it holds \[8, 9\]") as err:
         SelectLabel(label=5)(two_glands)
     assert err.value.present == [8, 9]
-    with pytest.raises(LabelSelectionError, match="no label named 'spleen'.*R=8, L=9"):
+    with pytest.raises(LabelSelectionError, match=r"no label named 'spleen'.*R=8, L=9"):
         SelectLabel(label="spleen")(two_glands)
     with pytest.raises(LabelSelectionError, match=r"holds 2 labels \[8, 9\]: choose one"):
         SelectLabel()(two_glands)
