@@ -101,7 +101,13 @@ def test_autoencoder_outputs_on_the_input_grid(mask_nifti: tuple) -> None:
         assert tuple(volume.shape) == (1, *array.shape)
         np.testing.assert_allclose(np.asarray(volume.affine), affine, atol=1e-5)
     assert 0.0 <= float(result.maps["anomaly_map"].min()) <= float(result.maps["anomaly_map"].max()) <= 1.0
-    assert -1.0 <= result.scalars["anomaly_score"] <= 1.0 and not result.probabilities  # signed: mean residual
+    assert np.isfinite(result.scalars["anomaly_score"]) and not result.probabilities
+    # the thickness-aware score: the same shape made thinner scores lower (hyperplasia is a thickening)
+    thin = ellipsoid_mask((40, 48, 30), (9.0, 14.0, 2.5))
+    assert (
+        BundleRunner(AUTOENCODER, device="cpu").run((thin, affine)).scalars["anomaly_score"]
+        < result.scalars["anomaly_score"]
+    )
 
 
 def test_gan_generates_reproducibly() -> None:
