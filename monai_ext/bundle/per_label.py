@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.errors import BundleInputError
@@ -28,10 +29,12 @@ from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.dicom_seg import load_dicom_seg
 from monai_ext.io.errors import DicomError
 from monai_ext.io.label_names import read_label_names
+from monai_ext.transforms.centred_cube import CentredCubed
 from monai_ext.transforms.select_label import LabelSelectionError, SelectLabel, label_values, resolve_label
 
 __all__ = [
     "LabelChoice",
+    "cube_reach",
     "is_dicom_seg",
     "label_choices",
     "load_label_map",
@@ -130,19 +133,77 @@ def run_labels(
     choices: Sequence[LabelChoice],
     *,
     target_class: int | None = None,
+    reach_mm: float | None = -1.0,
     progress: Progress = _quiet,
 ) -> list[tuple[LabelChoice, RunResult]]:
-    """Run the bundle once per chosen label; every result's maps lie on the label map's grid and affine."""
+    """Run the bundle once per chosen label; every result's maps lie on the label map's grid and affine.
+
+    Args:
+        runner: the bundle.
+        label_map: ``(1, I, J, K)`` with its affine.
+        choices: from :func:`label_choices`.
+        target_class: the class the heatmap explains (default: the predicted one).
+        reach_mm: the bundle reads only this far (mm, along R, A and S) from the label's centre of mass: it runs
+            on that window and its maps are zero-padded onto the full grid, the same result at a fraction of the
+            cost. Default (``-1``): the reach of the bundle's :class:`~monai_ext.transforms.CentredCubed` (plus
+            4 mm), or the whole grid when its preprocessing has none; ``None``: the whole grid.
+        progress: ``(stage, fraction, message)`` callback.
+    """
     affine = np.asarray(label_map.affine, dtype=np.float64)
     source = str(label_map.meta.get("filename_or_obj", "in-memory label map"))
+    reach_mm = cube_reach(runner) if reach_mm == -1.0 else reach_mm
     results = []
     for index, choice in enumerate(choices, start=1):
         progress("label", (index - 1) / len(choices), f"Label {choice.name} ({index}/{len(choices)})")
-        mask = SelectLabel(label=choice.value)(label_map)
-        result = runner.run((np.asarray(mask[0]), affine), target_class=target_class, progress=progress)
+        mask = np.asarray(SelectLabel(label=choice.value)(label_map)[0])
+        window = _window(mask, affine, reach_mm)
+        crop_affine = affine.copy()
+        crop_affine[:3, 3] = affine[:3, :3] @ np.array([w.start for w in window]) + affine[:3, 3]
+        result = runner.run((mask[window], crop_affine), target_class=target_class, progress=progress)
+        result.image = MetaTensor(torch.from_numpy(mask)[None], affine=torch.as_tensor(affine))
+        result.maps = {name: _uncrop(m, window, mask.shape, affine) for name, m in result.maps.items()}
         result.source = f"{source} [label {choice.value}: {choice.name}]"
         results.append((choice, result))
     return results
+
+
+def cube_reach(runner: BundleRunner) -> float | None:
+    """How far (mm) from the centre of mass the bundle's cube reaches, plus 4 mm; ``None`` without a cube."""
+    steps = getattr(runner.preprocessing, "transforms", ())
+    cubes = [c for t in steps if isinstance(t, CentredCubed) for c in t.transforms.values()]
+    if not cubes or len(cubes) != sum(len(t.transforms) for t in steps if isinstance(t, CentredCubed)):
+        return None
+    reach = 0.0
+    for cube in cubes:
+        for n, c, step in zip(cube.spatial_size, cube.centre_voxel, cube.spacing, strict=True):
+            reach = max(reach, (max(c, n - 1 - c) + 1) * step)
+    return reach + 4.0
+
+
+def _window(mask: np.ndarray, affine: np.ndarray, reach_mm: float | None) -> tuple[slice, slice, slice]:
+    """The voxels within ``reach_mm`` of the label's centre of mass (along R, A, S), plus the label itself.
+
+    The bundle only reads the cube around the centre of mass, so running on this window and padding the maps
+    with zeros gives the full-grid result exactly, at a fraction of the cost on a 512 x 512 x 300 CT.
+    """
+    full = tuple(slice(0, n) for n in mask.shape)
+    index = np.argwhere(mask > 0)
+    if reach_mm is None or not len(index):
+        return full  # type: ignore[return-value]
+    centre = affine[:3, :3] @ index.mean(axis=0) + affine[:3, 3]
+    corners = np.array(np.meshgrid(*[[-reach_mm, reach_mm]] * 3, indexing="ij")).reshape(3, -1).T + centre
+    voxels = (np.linalg.inv(affine) @ np.c_[corners, np.ones(8)].T)[:3].T
+    low = np.minimum(np.floor(voxels.min(axis=0)) - 2, index.min(axis=0)).astype(int)
+    high = np.maximum(np.ceil(voxels.max(axis=0)) + 3, index.max(axis=0) + 1).astype(int)
+    low, high = np.maximum(low, 0), np.minimum(high, mask.shape)
+    return (slice(low[0], high[0]), slice(low[1], high[1]), slice(low[2], high[2]))
+
+
+def _uncrop(volume: MetaTensor, window: tuple[slice, ...], shape: tuple[int, ...], affine: np.ndarray) -> MetaTensor:
+    """A map of the window, zero-padded back onto the full grid."""
+    data = torch.zeros((volume.shape[0], *shape), dtype=volume.dtype)
+    data[(slice(None), *window)] = volume.as_tensor()
+    return MetaTensor(data, affine=torch.as_tensor(affine))
 
 
 def write_label_results(

@@ -184,8 +184,11 @@ class BundleRunner:
         try:
             prepared = self.preprocessing({"image": image.clone()})["image"]
         except Exception as err:
+            cause: BaseException = err
+            while cause.__cause__ is not None:  # MONAI's Compose wraps the transform's own error
+                cause = cause.__cause__
             raise BundleInputError(
-                f"the bundle's preprocessing failed ({err})", image.meta.get("filename_or_obj")
+                f"the bundle's preprocessing failed ({cause})", image.meta.get("filename_or_obj")
             ) from err
         expected = self.bundle.inputs.get("image", {}).get("num_channels")
         if expected is not None and prepared.shape[0] != int(expected):

@@ -86,7 +86,7 @@ def embed_masks(
     resample = SpatialResample(mode="bilinear", padding_mode="zeros", dtype=np.float64)
     target = torch.as_tensor(affine, dtype=torch.float64)
     for value, placed in masks.items():
-        cube = np.asarray(placed.mask, dtype=np.float32)
+        cube = np.ascontiguousarray(placed.mask, dtype=np.float32)
         cube_affine = np.diag([placed.spacing, placed.spacing, placed.spacing, 1.0])
         cube_affine[:3, 3] = (
             np.asarray(placed.centre, dtype=np.float64) - placed.spacing * (np.array(cube.shape) - 1) / 2
