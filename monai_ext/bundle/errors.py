@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BundleError", "BundleFileError", "BundleInputError", "UntrustedCodeError", "WeightsError"]
+__all__ = [
+    "BundleConfigError",
+    "BundleError",
+    "BundleFileError",
+    "BundleInputError",
+    "BundleLimitError",
+    "UntrustedCodeError",
+    "WeightsError",
+]
 
 
 class BundleError(ValueError):
@@ -22,6 +30,14 @@ class BundleError(ValueError):
 
 class BundleFileError(BundleError):
     """A required bundle file is missing, unreadable, or not valid (JSON, schema, archive)."""
+
+
+class BundleConfigError(BundleError):
+    """A config value is wrong: a missing reference, a bad argument, an expression that fails (``$1/0``)."""
+
+
+class BundleLimitError(BundleError):
+    """The bundle asks for more than the runner allows: parameters, voxels, bytes, nesting (names the cap)."""
 
 
 class WeightsError(BundleError):

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import json
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import jsonschema
 import torch
 from torch import nn
 
-from monai_ext.bundle.errors import BundleFileError, UntrustedCodeError, WeightsError
+from monai_ext.bundle.archive import MAX_EXTRACTED_BYTES, ExtractedCopy, extract_bundle
+from monai_ext.bundle.contained import check_links, inside
+from monai_ext.bundle.errors import BundleError, BundleFileError, WeightsError
+from monai_ext.bundle.metadata_checks import check_metadata
+from monai_ext.bundle.policy import load_policy
 from monai_ext.bundle.safe_config import BundleConfig
+from monai_ext.bundle.weights_size import check_weights_size, state_dict_bytes
 from monai_ext.engines.best_model import sha256_of
 
 __all__ = ["Bundle", "load_bundle", "load_companion", "read_metadata"]
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "meta_schema.json"
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
-MAX_ZIP_BYTES = 4 << 30
+MAX_ZIP_BYTES = MAX_EXTRACTED_BYTES
 NETWORK_KEYS = ("network_def", "generator_def")  # a GAN bundle ships its generator
 
 
@@ -39,6 +44,7 @@ class Bundle:
         sha256: its digest; ``verified`` says whether it matched ``models/model.pt.sha256``.
         trusted: whether the config may run code.
         warnings: plain-text notes for the user (e.g. unverified weights).
+        extracted: the temporary copy of a zipped bundle, deleted by :meth:`close` (or when collected).
     """
 
     root: Path
@@ -50,6 +56,20 @@ class Bundle:
     verified: bool
     trusted: bool
     warnings: list[str] = field(default_factory=list)
+    extracted: ExtractedCopy | None = None
+
+    def close(self) -> None:
+        """Delete the temporary copy of a zipped bundle (nothing to do for a folder)."""
+        if self.extracted is not None:
+            self.extracted.close()
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
     @property
     def name(self) -> str:
@@ -71,31 +91,57 @@ class Bundle:
         return self.config.get(key) if key in self.config else None
 
 
-def load_bundle(path: str | Path, *, trusted: bool = False) -> Bundle:
+def load_bundle(
+    path: str | Path,
+    *,
+    trusted: bool = False,
+    device: torch.device | str = "cpu",
+    parameter_budget: int | None = None,
+    max_extracted_bytes: int = MAX_EXTRACTED_BYTES,
+) -> Bundle:
     """Load and check a bundle.
 
     Args:
-        path: a bundle folder (with ``configs/`` and ``models/``) or a ``.zip`` of one.
+        path: a bundle folder (with ``configs/`` and ``models/``) or a ``.zip`` of one (extracted into a
+            temporary copy that :meth:`Bundle.close` deletes; a failed load deletes it at once).
         trusted: ``False`` (default) refuses config code outside the safe subset, see
             :mod:`monai_ext.bundle.safe_config`. Weights always load with ``weights_only=True``.
+        device: the runner's device: untrusted ``torch.device(...)`` expressions evaluate to it.
+        parameter_budget: the most parameters an untrusted network may have (default: the policy's 2e8).
+        max_extracted_bytes: the most bytes a zipped bundle may expand to (counted while extracting).
 
     Raises:
-        BundleFileError: a missing or invalid file (names it).
+        BundleFileError: a missing or invalid file, or a symlink out of the bundle (names it).
+        BundleLimitError: the bundle asks for more than the caps (names the cap).
         WeightsError: sha256 mismatch, pickled code, or weights that do not fit the network.
         UntrustedCodeError: the network definition asks for refused code (names file and key).
     """
-    root = _bundle_root(Path(path))
-    metadata = read_metadata(root / "configs" / "metadata.json")
-    config_path = next((root / "configs" / n for n in CONFIG_NAMES if (root / "configs" / n).is_file()), None)
-    if config_path is None:
-        raise BundleFileError(f"no inference config ({', '.join(CONFIG_NAMES)})", root / "configs")
-    config = BundleConfig(config_path, trusted=trusted, overrides={"bundle_root": str(root)})
-    weights = root / "models" / "model.pt"
-    digest, verified, notes = _check_weights(weights)
-    network = _build_network(config, weights)
+    source = Path(path)
+    extracted = extract_bundle(source, max_bytes=max_extracted_bytes) if _is_zip(source) else None
+    try:
+        root = _bundle_root(extracted.path if extracted else source)
+        if not trusted:
+            check_links(root)
+        metadata = read_metadata(root / "configs" / "metadata.json")
+        if not trusted:
+            check_metadata(metadata, root / "configs" / "metadata.json", load_policy().limits)
+        config_path = next((root / "configs" / n for n in CONFIG_NAMES if (root / "configs" / n).is_file()), None)
+        if config_path is None:
+            raise BundleFileError(f"no inference config ({', '.join(CONFIG_NAMES)})", root / "configs")
+        config = BundleConfig(
+            config_path, trusted=trusted, overrides={"bundle_root": str(root)}, root=root, device=device,
+            parameter_budget=parameter_budget,
+        )  # fmt: skip
+        weights = root / "models" / "model.pt"
+        digest, verified, notes = _check_weights(weights, root)
+        network = _build_network(config, weights)
+    except BaseException:
+        if extracted is not None:
+            extracted.close()
+        raise
     return Bundle(
         root=root, metadata=metadata, config=config, network=network, weights=weights,
-        sha256=digest, verified=verified, trusted=trusted, warnings=notes,
+        sha256=digest, verified=verified, trusted=trusted, warnings=notes, extracted=extracted,
     )  # fmt: skip
 
 
@@ -111,11 +157,11 @@ def load_companion(bundle: Bundle, *, key: str, weights_name: str) -> nn.Module:
     if key not in bundle.config:
         raise BundleFileError(f"the inference config has no {key}", bundle.config.path)
     weights = bundle.root / "models" / weights_name
-    _check_weights(weights)
+    _check_weights(weights, bundle.root)
     network = bundle.config.get(key)
     if not isinstance(network, nn.Module):
         raise BundleFileError(f"{key} builds a {type(network).__name__}, not a torch module", bundle.config.path)
-    _load_into(network, weights)
+    _load_into(network, weights, trusted=bundle.config.trusted)
     return network.eval()
 
 
@@ -125,12 +171,23 @@ def read_metadata(path: Path) -> dict[str, Any]:
     Raises:
         BundleFileError: missing, not JSON, or not valid (the message gives the failing field).
     """
+    from monai_ext.bundle.untrusted_parse import MAX_CONFIG_BYTES, MAX_DEPTH, json_depth
+
     if not path.is_file():
         raise BundleFileError("missing: every bundle needs configs/metadata.json", path)
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise BundleFileError(f"not valid JSON ({err})", path) from err
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise BundleFileError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB", path)
+        text = path.read_text(encoding="utf-8")
+        if json_depth(text) > MAX_DEPTH:
+            raise BundleFileError(f"nests more than {MAX_DEPTH} levels deep", path)
+        metadata = json.loads(text)
+    except (OSError, ValueError, RecursionError) as err:
+        if isinstance(err, BundleError):
+            raise
+        raise BundleFileError(f"not valid JSON ({str(err)[:200]})", path) from err
+    if not isinstance(metadata, dict):
+        raise BundleFileError(f"must hold a JSON object, not a {type(metadata).__name__}", path)
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     try:
         jsonschema.validate(metadata, schema)
@@ -140,9 +197,11 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return dict(metadata)
 
 
+def _is_zip(path: Path) -> bool:
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
 def _bundle_root(path: Path) -> Path:
-    if path.is_file() and zipfile.is_zipfile(path):
-        path = _extract(path)
     if not path.is_dir():
         raise BundleFileError("not a bundle folder or zip", path)
     if (path / "configs").is_dir():
@@ -153,26 +212,14 @@ def _bundle_root(path: Path) -> Path:
     raise BundleFileError("no configs/ folder: not a MONAI bundle", path)
 
 
-def _extract(archive: Path) -> Path:
-    """Extract a zip into a new temporary folder, refusing absolute or escaping names and zip bombs."""
-    target = Path(tempfile.mkdtemp(prefix="monai_ext_bundle_"))
-    with zipfile.ZipFile(archive) as zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise BundleFileError(f"the archive expands to more than {MAX_ZIP_BYTES >> 30} GiB", archive)
-        for member in members:
-            destination = (target / member.filename).resolve()
-            if member.filename.startswith("/") or not destination.is_relative_to(target.resolve()):
-                raise BundleFileError(f"the archive entry {member.filename!r} points outside the bundle", archive)
-        zf.extractall(target)
-    return target
-
-
-def _check_weights(weights: Path) -> tuple[str, bool, list[str]]:
+def _check_weights(weights: Path, root: Path) -> tuple[str, bool, list[str]]:
     if not weights.is_file():
         raise BundleFileError("missing: the runner loads models/model.pt (a state dict)", weights)
+    inside(root, weights)
     digest = sha256_of(weights)
     manifest = weights.with_name(weights.name + ".sha256")
+    if manifest.exists():
+        inside(root, manifest)
     if not manifest.is_file():
         return digest, False, [f"{weights.name} has no .sha256 manifest: its integrity was not checked"]
     expected = (manifest.read_text(encoding="utf-8").split() or [""])[0].lower()
@@ -187,20 +234,20 @@ def _build_network(config: BundleConfig, weights: Path) -> nn.Module:
         raise BundleFileError(f"the inference config has none of {NETWORK_KEYS}", config.path)
     try:
         network = config.get(key)
-    except (UntrustedCodeError, BundleFileError):
+    except BundleError:
         raise
     except Exception as err:  # MONAI wraps instantiation failures in RuntimeError/TypeError
         raise BundleFileError(f"cannot build {key} ({err})", config.path) from err
     if not isinstance(network, nn.Module):
         raise BundleFileError(f"{key} builds a {type(network).__name__}, not a torch module", config.path)
-    _load_into(network, weights)
+    _load_into(network, weights, trusted=config.trusted)
     return network.eval()
 
 
 def _state_dict(weights: Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(weights, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
         reason = str(err).splitlines()[0][:200]
         raise WeightsError(
             f"refused: not a plain tensor file ({reason}); weights load with weights_only=True", weights
@@ -213,7 +260,10 @@ def _state_dict(weights: Path) -> dict[str, torch.Tensor]:
     return {str(k).removeprefix("module."): v for k, v in loaded.items()}
 
 
-def _load_into(network: nn.Module, weights: Path) -> None:
+def _load_into(network: nn.Module, weights: Path, *, trusted: bool) -> None:
+    if not trusted:
+        budget = 8 * load_policy().limits.parameter_budget  # float64 at most per parameter
+        check_weights_size(weights, state_dict_bytes(network), budget_bytes=budget)
     try:
         network.load_state_dict(_state_dict(weights), strict=True)
     except RuntimeError as err:

@@ -8,13 +8,30 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.bundle.errors import BundleFileError
 from monai_ext.bundle.loader import Bundle
+from monai_ext.bundle.policy import load_policy
 from monai_ext.bundle.result import RunResult
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
 
-__all__ = ["result_summary", "write_outputs"]
+__all__ = ["output_file", "result_summary", "write_outputs"]
+
+
+def output_file(out: Path, name: str, suffix: str) -> Path:
+    """``out/<name><suffix>``, refused unless ``name`` is a plain file name (no folders, no NUL, no dot first).
+
+    Raises:
+        BundleFileError: the output name could write outside ``out`` or is not a portable file name.
+    """
+    limits = load_policy().limits
+    if not limits.valid_name(name):
+        raise BundleFileError(f"the output name {name!r:.80} must match {limits.name_pattern}: it becomes a file name")
+    path = out / f"{name}{suffix}"
+    if path.parent != out:
+        raise BundleFileError(f"the output name {name!r} leads outside the output folder", out)
+    return path
 
 
 def write_outputs(
@@ -50,7 +67,7 @@ def write_outputs(
         array = array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
         unit = spec.get("value_range") == [0, 1]
         volume = Volume(array=np.clip(array, 0, 1) if unit else array, affine=np.asarray(tensor.affine))
-        path = save_nifti(volume, out / f"{name}.nii.gz", sidecar=False, unit_range_uint8=unit)
+        path = save_nifti(volume, output_file(out, name, ".nii.gz"), sidecar=False, unit_range_uint8=unit)
         files[name] = str(path.resolve())
         if montage and name == "features":
             png = save_feature_montage(tensor.as_tensor(), out / "features_montage.png")
@@ -58,7 +75,7 @@ def write_outputs(
         if spec.get("type") == "heatmap":
             heatmaps.append(name)
         if montage and name in heatmaps and array.ndim == 3:
-            png = out / f"{name}_montage.png"
+            png = output_file(out, name, "_montage.png")
             affine = np.asarray(result.image.affine)  # the montage labels its edges for RAS voxel order
             (shown, _), (overlay, ras_spacing) = to_ras_order(image, affine), to_ras_order(array, affine)
             save_overlay_montage(shown, overlay, png, title=f"{bundle.name}: {name}", spacing=ras_spacing)

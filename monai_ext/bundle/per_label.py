@@ -247,19 +247,19 @@ def run_bundle_per_label(request: dict[str, Any], progress: Progress = _quiet) -
         One label: its ``result.json`` content (plus ``classNames``/``probabilities``); several: the index.
     """
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
-    runner = BundleRunner(
+    with BundleRunner(
         request["bundlePath"],
         trusted=bool(request.get("trusted", False)),
         device=str(request.get("device") or "auto"),
         heatmap=str(request.get("heatmapMethod") or "gradcam"),
         target_layer=request.get("targetLayer"),
-    )
-    label_map = load_label_map(request["inputPath"], reference=request.get("referencePath"))
-    wanted = [request["label"]] if request.get("label") is not None else request.get("labels")
-    choices = label_choices(label_map, wanted, request.get("labelNames"))
-    results = run_labels(runner, label_map, choices, target_class=request.get("targetClass"), progress=progress)
-    progress("write", 0.95, "Writing the outputs")
-    summary = write_label_results(results, request["outputDir"], runner=runner)
+    ) as runner:
+        label_map = load_label_map(request["inputPath"], reference=request.get("referencePath"))
+        wanted = [request["label"]] if request.get("label") is not None else request.get("labels")
+        choices = label_choices(label_map, wanted, request.get("labelNames"))
+        results = run_labels(runner, label_map, choices, target_class=request.get("targetClass"), progress=progress)
+        progress("write", 0.95, "Writing the outputs")
+        summary = write_label_results(results, request["outputDir"], runner=runner)
     if "labels" in summary:
         return summary
     return summary | {"classNames": summary["class_names"], "probabilities": summary["probabilities"]}

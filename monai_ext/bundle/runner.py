@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle.errors import BundleFileError, BundleInputError
+from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number
+from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.loader import Bundle, load_bundle, load_companion
@@ -62,16 +63,34 @@ class BundleRunner:
     ) -> None:
         if heatmap not in HEATMAP_METHODS:
             raise ValueError(f"heatmap must be one of {HEATMAP_METHODS}, got {heatmap!r}")
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, trusted=trusted)
         self.device = default_device(device)
-        self.heatmap = heatmap
-        self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
-        self.preprocessing = self.bundle.optional("preprocessing")
-        if self.preprocessing is None and not self.generative:
-            raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
-        self.postprocessing = self.bundle.optional("postprocessing")
-        self.network = self.bundle.network.to(self.device)
-        self._discriminator: torch.nn.Module | None = None
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, trusted=trusted, device=self.device)
+        try:
+            self.heatmap = heatmap
+            self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
+            check_layer_name(self.target_layer, self.bundle.config.path)
+            if not self.generative:  # a GAN's layer names its discriminator, checked when that is loaded
+                check_layer(self.bundle.network, self.target_layer, self.bundle.config.path)
+            self.preprocessing = self.bundle.optional("preprocessing")
+            if self.preprocessing is None and not self.generative:
+                raise BundleFileError("the inference config has no 'preprocessing' key", self.bundle.config.path)
+            self.postprocessing = self.bundle.optional("postprocessing")
+            self.network = self.bundle.network.to(self.device)
+            self._discriminator: torch.nn.Module | None = None
+        except BaseException:
+            if not isinstance(bundle, Bundle):
+                self.bundle.close()
+            raise
+
+    def close(self) -> None:
+        """Release the bundle (deletes the temporary copy of a zipped bundle)."""
+        self.bundle.close()
+
+    def __enter__(self) -> BundleRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def generative(self) -> bool:
@@ -95,7 +114,7 @@ class BundleRunner:
         progress("generate", 0.3, f"Generating a volume from seed {seed} on {self.device}")
         with torch.no_grad():
             volume = self.network(z.to(self.device))[0].float().cpu()
-        voxel = float(self.bundle.optional("voxel_size_mm") or 1.0)
+        voxel = config_number(self.bundle, "voxel_size_mm", default=1.0, low=1e-3, high=1e3)
         affine = torch.diag(torch.tensor([voxel, voxel, voxel, 1.0], dtype=torch.float64))
         image = MetaTensor(volume, affine=affine, meta={"filename_or_obj": f"{name} seed {seed}"})
         result = RunResult(source=f"{name} seed {seed}", image=image, device=str(self.device))
@@ -216,9 +235,9 @@ class BundleRunner:
     def _realism(self, x: torch.Tensor, result: RunResult) -> dict[str, Any]:
         """A GAN bundle on an input volume: Grad-CAM of its discriminator's realism logit (``realism_map``)."""
         if self._discriminator is None:
-            self._discriminator = load_companion(
-                self.bundle, key="discriminator_def", weights_name="discriminator.pt"
-            ).to(self.device)
+            discriminator = load_companion(self.bundle, key="discriminator_def", weights_name="discriminator.pt")
+            check_layer(discriminator, self.target_layer, self.bundle.config.path)
+            self._discriminator = discriminator.to(self.device)
         recorder = OutputRecorder(self._discriminator)
         cam = grad_cam(recorder, x, OutputRecorder.layer(self.target_layer))
         assert recorder.output is not None
@@ -227,7 +246,16 @@ class BundleRunner:
 
     def _postprocess(self, prepared: MetaTensor, output: torch.Tensor) -> dict[str, Any]:
         data: dict[str, Any] = {"image": prepared, "pred": output.float().cpu()}
-        return self.postprocessing(data) if self.postprocessing is not None else data
+        if self.postprocessing is None:
+            return data
+        try:
+            processed = self.postprocessing(data)
+        except Exception as err:
+            message = f"the bundle's postprocessing failed ({type(err).__name__}: {str(err).splitlines()[0][:300]})"
+            raise BundleConfigError(message, self.bundle.config.path) from err
+        if not isinstance(processed, dict):
+            raise BundleConfigError("postprocessing must return the dictionary of outputs", self.bundle.config.path)
+        return processed
 
     def _collect_classes(self, data: dict[str, Any], result: RunResult) -> None:
         for name, spec in self.bundle.outputs.items():
@@ -250,7 +278,7 @@ class BundleRunner:
         spatial = tuple(prepared.shape[1:])
         outputs = dict(self.bundle.outputs) | ({"features": {"type": "features"}} if "features" in data else {})
         for name, spec in outputs.items():
-            value = data.get(name, data["pred"] if name == "pred" else None)
+            value = data.get(name)
             if value is None or spec.get("type") == "probabilities":
                 continue
             tensor = torch.as_tensor(value).detach().float().cpu()
@@ -292,20 +320,24 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
     Returns:
         ``result.json``'s content with ``classNames``, ``probabilities`` and ``maps`` (name -> NIfTI path).
     """
-    from monai_ext.bundle.outputs import write_outputs
-
     if any(key in request for key in _LABEL_MAP_KEYS):  # a label map: one run per chosen label
         from monai_ext.bundle.per_label import run_bundle_per_label
 
         return run_bundle_per_label(request, progress)
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
-    runner = BundleRunner(
+    with BundleRunner(
         request["bundlePath"],
         trusted=bool(request.get("trusted", False)),
         device=str(request.get("device") or "auto"),
         heatmap=str(request.get("heatmapMethod") or "gradcam"),
         target_layer=request.get("targetLayer"),
-    )
+    ) as runner:
+        return _run_request(runner, request, progress)
+
+
+def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    from monai_ext.bundle.outputs import write_outputs
+
     if runner.generative:
         result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)
         if request.get("inputPath") and "realism_map" in runner.bundle.outputs:

@@ -57,9 +57,13 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    runner = BundleRunner(
+    with BundleRunner(
         args.bundle, trusted=args.trusted, device=args.device, heatmap=args.heatmap, target_layer=args.target_layer
-    )
+    ) as runner:
+        return _run_with(runner, args)
+
+
+def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     if not runner.bundle.trusted:
         print(f"{runner.bundle.name}: untrusted bundle, loaded with safe config evaluation", file=sys.stderr)
     if args.label or args.all_labels or args.label_names or args.reference or is_dicom_seg(args.input):

@@ -77,9 +77,16 @@ def test_payload_in_a_key_the_runner_never_reads_is_never_run(classifier_copy: P
         ("monai.bundle.ConfigParser", "outside the allow-list"),
         ("LoadImaged", "outside the allow-list"),
         ("monai.networks.utils.save_state", "outside the allow-list"),
-        ("monai.transforms.utils.allow_missing_keys_mode", "not a network or transform class"),
-        ("monai.networks.nets.densenet.torch.load", "not a network or transform class"),
-        ("torch.nn.modules.module.torch.load", "not a network or transform class"),
+        ("monai.transforms.utils.allow_missing_keys_mode", "outside the allow-list"),
+        ("monai.networks.nets.densenet.torch.load", "outside the allow-list"),
+        ("torch.nn.modules.module.torch.load", "outside the allow-list"),
+        ("torch.nn.Linear", "outside the allow-list"),
+        ("SaveClassificationd", "outside the allow-list"),
+        ("monai.transforms.post.dictionary.SaveClassificationd", "outside the allow-list"),
+        ("monai.apps.pathology.inferers.inferer.SlidingWindowHoVerNetInferer", "outside the allow-list"),
+        ("Hovernet", "outside the allow-list"),
+        ("torch.nn.parallel.DistributedDataParallel", "outside the allow-list"),
+        ("antigravity.X", "outside the allow-list"),
         ("torch.nn.Module.__subclasses__", "private name"),
         ("$torch.nn.Linear", "plain class name"),
     ],
@@ -91,8 +98,11 @@ def test_targets_outside_the_allow_list_are_refused(target: str, reason: str) ->
 
 def test_allowed_targets_resolve() -> None:
     assert check_target("Resized").__name__ == "Resized"
-    assert check_target("torch.nn.Linear") is torch.nn.Linear
+    assert check_target("monai.transforms.spatial.dictionary.Resized").__name__ == "Resized"
     assert check_target("monai_ext.networks.Classifier").__name__ == "Classifier"
+    assert check_target("UNet", role="network").__name__ == "UNet"
+    with pytest.raises(UnsafeExpressionError, match="only a transform is allowed"):
+        check_target("UNet", role="transform")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +175,8 @@ def test_missing_manifest_is_a_warning(classifier_copy: Path) -> None:
         (lambda b: (b / "configs" / "metadata.json").write_text("{not json"), "not valid JSON"),
         (lambda b: (b / "configs" / "inference.json").unlink(), "no inference config"),
         (lambda b: (b / "models" / "model.pt").unlink(), "model.pt"),
-        (lambda b: (b / "configs" / "inference.json").write_text("[1, 2"), "cannot read the config"),
+        (lambda b: (b / "configs" / "inference.json").write_text("[1, 2"), "not valid JSON"),
+        (lambda b: (b / "configs" / "inference.json").write_text("[1, 2]"), "must be a mapping"),
     ],
 )
 def test_missing_or_broken_files_are_named(classifier_copy: Path, damage: Any, match: str) -> None:
