@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# The main job: the shipped classifier (untrusted, safe loading) on the embedded sample, a GAN-made DICOM series.
+# The main job: the shipped classifier (untrusted, safe loading) on the embedded sample, an abdomen-like CT with
+# both adrenal glands segmented (GAN-drawn): one answer and one heatmap per gland, on the CT's grid.
 demo: $(STAMP)
 	$(BIN)/monai-ext sample --out demo_output/sample
-	$(BIN)/monai-ext infer demo_output/sample/dicom --bundle bundles/adrenal_hyperplasia_classifier_3d \
-		--out demo_output/infer
+	$(BIN)/monai-ext infer demo_output/sample/adrenal_labels.nrrd --all-labels \
+		--bundle bundles/adrenal_hyperplasia_classifier_3d --out demo_output/infer
 
 # The DICOM tour: a phantom series with traps (oblique, shuffled, mixed series, a missing slice).
 dicom-demo: $(STAMP)

@@ -7,10 +7,11 @@ Run from the repository root::
 
 The classification bundle (loaded once, untrusted, CPU) runs with Grad-CAM on:
 
-* ``sample``: the embedded sample (``monai-ext sample``: a GAN-generated 32^3 mask as a 32-file DICOM series);
-* ``ct-slab``: the real 512x512x64 LIDC chest CT slab in ``../shared/data`` when present (not a mask, so the
-  prediction means nothing; it measures the cost of a scanner-sized series and of resampling the map
-  back to 512x512x64).
+* ``sample``: the right gland of the embedded sample (``monai-ext sample``: a GAN-drawn gland segmented in an
+  abdomen-like CT of 300 x 300 x 120 voxels at 0.7 x 0.7 x 2.5 mm), as a binary NIfTI mask;
+* ``ct-slab``: the real 512x512x64 LIDC chest CT slab in ``../shared/data`` when present, thresholded at 300 HU
+  into a mask (bone, not a gland, so the prediction means nothing; it measures the cost of a scanner-sized grid
+  and of resampling the map back to 512x512x64).
 
 A second model shows how the fixed costs weigh against a network of typical size: a bundle built here with
 MONAI's ``DenseNet121`` (3D, 96^3 input, random weights, loaded untrusted like any other bundle), Grad-CAM on
@@ -30,11 +31,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.per_label import load_label_map
 from monai_ext.bundle.runner import BundleRunner
-from monai_ext.cli.sample import make_sample
+from monai_ext.cli.sample import LABELS, make_sample
+from monai_ext.io.dicom.load import load_dicom_series
+from monai_ext.io.nifti import save_nifti
+from monai_ext.io.volume import Volume
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "adrenal_hyperplasia_classifier_3d"
@@ -67,7 +73,8 @@ def densenet_bundle(folder: Path) -> Path:
     config = json.loads((folder / "configs" / "inference.json").read_text())
     config["network_def"] = {"_target_": "DenseNet121", "spatial_dims": 3, "in_channels": 1, "out_channels": 2}
     config["spatial_size"] = [96, 96, 96]
-    config["preprocessing"]["transforms"] = config["preprocessing"]["transforms"][:3]  # no distance channel
+    config["preprocessing"]["transforms"] = config["preprocessing"]["transforms"][:2]  # no distance channel
+    config["centre_voxel"] = None  # the middle of the 96^3 cube
     config["explain_target_layer"] = "class_layers.relu"
     (folder / "configs" / "inference.json").write_text(json.dumps(config))
     torch.manual_seed(0)
@@ -75,6 +82,21 @@ def densenet_bundle(folder: Path) -> Path:
     digest = hashlib.sha256((folder / "models" / "model.pt").read_bytes()).hexdigest()
     (folder / "models" / "model.pt.sha256").write_text(f"{digest}  model.pt\n")
     return folder
+
+
+def sample_gland(work: Path) -> Path:
+    """The embedded sample's right gland (label 1) as a binary mask NIfTI on the sample CT's grid."""
+    paths = make_sample(work / "sample")
+    label_map = load_label_map(paths["labels"])
+    mask = (label_map[0].numpy() == LABELS["adrenal_gland_right"]).astype(np.uint8)
+    return save_nifti(Volume(array=mask, affine=np.asarray(label_map.affine)), work / "gland.nii.gz", sidecar=False)
+
+
+def slab_mask(work: Path) -> Path:
+    """The LIDC slab thresholded at 300 HU, as a mask NIfTI (a scanner-sized grid)."""
+    volume = load_dicom_series(CT_SLAB)
+    mask = (volume.array > 300).astype(np.uint8)
+    return save_nifti(Volume(array=mask, affine=volume.affine), work / "slab_mask.nii.gz", sidecar=False)
 
 
 def main() -> None:
@@ -89,10 +111,9 @@ def main() -> None:
     runners = {"classifier (shipped)": BundleRunner(BUNDLE, device="cpu")}
     load_seconds = time.perf_counter() - start
     runners["DenseNet121-3D 96^3"] = BundleRunner(densenet_bundle(work / "densenet"), device="cpu")
-    _, sample_dicom = make_sample(work / "sample")
-    inputs = {"sample (32^3, 32 files)": sample_dicom}
+    inputs = {"sample gland (300x300x120 NIfTI)": sample_gland(work)}
     if CT_SLAB.is_dir():
-        inputs["ct-slab (512x512x64, 64 files)"] = CT_SLAB
+        inputs["ct-slab bone mask (512x512x64 NIfTI)"] = slab_mask(work)
     cases = [(model, name) for model in runners for name in inputs]
     times: dict[tuple[str, str], list[tuple[float, float]]] = {case: [] for case in cases}
     for round_index in range(args.rounds + 1):

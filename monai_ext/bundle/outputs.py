@@ -58,13 +58,13 @@ def write_outputs(
         The summary written to ``result.json`` (paths are absolute).
     """
     from monai_ext.explain import save_feature_montage, save_overlay_montage
+    from monai_ext.explain.ras_order import to_ras_order
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     pngs: dict[str, str] = {}
     image = result.image.as_tensor()[0].numpy()
-    spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(result.image.affine)[:3, :3], axis=0))
     heatmaps: list[str] = []  # the maps to overlay on the input (the Slicer module shows the first)
     for name, tensor in result.maps.items():
         spec = bundle.outputs.get(name, {})
@@ -81,7 +81,9 @@ def write_outputs(
             heatmaps.append(name)
         if montage and name in heatmaps and array.ndim == 3:
             png = output_file(out, name, "_montage.png")
-            save_overlay_montage(image, array, png, title=f"{bundle.name}: {name}", spacing=spacing)
+            affine = np.asarray(result.image.affine)  # the montage labels its edges for RAS voxel order
+            (shown, _), (overlay, ras_spacing) = to_ras_order(image, affine), to_ras_order(array, affine)
+            save_overlay_montage(shown, overlay, png, title=f"{bundle.name}: {name}", spacing=ras_spacing)
             pngs[name] = str(png.resolve())
     segmented = write_segmentations(result.segmentations, out)
     summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {

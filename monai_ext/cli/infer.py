@@ -3,9 +3,11 @@
 One input writes ``OUT/result.json``, one NIfTI per output map (the input's affine) and a PNG montage of
 each heatmap; a segmentation output writes its label map, one probability heatmap per segment and the
 per-label volumes. Several inputs (``INPUT CHANNEL ...`` or ``--channel NAME=PATH``) are the channels of one
-input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A batch
-(``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv``
-with one row per input; a failing input gets an error row and the batch goes on.
+input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A label map
+(``--label``, ``--all-labels``, a DICOM SEG with ``--reference``) runs once per label: one label writes into
+``OUT``, several into ``OUT/<label name>/`` with ``OUT/labels.json``. A batch (``--batch``, or a folder
+holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv`` with one row per input;
+a failing input gets an error row and the batch goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from monai_ext.bundle.errors import BundleError, BundleInputError
 from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.per_label import is_dicom_seg, label_choices, load_label_map, run_labels, write_label_results
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
@@ -96,6 +99,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--batch", action="store_true", help="treat INPUT as a folder of inputs")
     parser.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
     infer_dicom.add_arguments(parser)
+    labels = parser.add_argument_group("label maps (a segmentation as input: one result per label)")
+    labels.add_argument(
+        "--label", action="append", default=None, metavar="VALUE_OR_NAME", help="label to run on (repeatable)"
+    )
+    labels.add_argument("--all-labels", action="store_true", help="run on every label of the map: OUT/<label>/")
+    labels.add_argument("--label-names", default=None, metavar="JSON", help="names, e.g. '{\"adrenal_gland_left\": 2}'")
+    labels.add_argument("--reference", type=Path, default=None, help="the CT series folder of a DICOM SEG input")
     parser.set_defaults(handler=_run)
 
 
@@ -139,6 +149,8 @@ def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
     """Writes only in ``--out``; reads of the system, Python, the bundle and the input (a detached NRRD's folder)."""
     sources = [Path(p).absolute() for p in (args.input, *args.more_channels)]
     sources += [Path(item.partition("=")[2]).absolute() for item in args.channel if item.partition("=")[2]]
+    if getattr(args, "reference", None):  # the CT series of a DICOM SEG input
+        sources.append(Path(args.reference).absolute())
     reads = (Path(args.bundle).absolute(), *(s.parent if s.name.lower().endswith(".nhdr") else s for s in sources))
     memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
     limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
@@ -175,6 +187,8 @@ def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
         _print_summary(summary)
         return 0
     args.input = channels[0]
+    if args.label or args.all_labels or args.label_names or args.reference or is_dicom_seg(args.input):
+        return _labels(runner, args)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
         summary = _one(runner, args.input, args.out, args.target_class, not args.no_montage, args.feature_maps)
@@ -222,6 +236,19 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         except ValueError:
             overrides[key] = text
     return overrides
+
+
+def _labels(runner: BundleRunner, args: argparse.Namespace) -> int:
+    """A label map (or DICOM SEG): one result per label, ``OUT/<label>/`` when there are several."""
+    names = json.loads(args.label_names) if args.label_names else None
+    label_map = load_label_map(args.input, reference=args.reference)
+    choices = label_choices(label_map, args.label, names)
+    results = run_labels(runner, label_map, choices, target_class=args.target_class)
+    summary = write_label_results(results, args.out, runner=runner, montage=not args.no_montage)
+    for entry in summary.get("labels", [summary]):
+        print(f"== label {entry.get('value', choices[0].value)}: {entry.get('name', choices[0].name)}")
+        _print_summary(entry)
+    return 0
 
 
 def _one(

@@ -11,11 +11,13 @@ from monai_ext.transforms.augment import (
     RandKerasAugmentd,
 )
 from monai_ext.transforms.batch_augment import RandBatchAugment
+from monai_ext.transforms.centred_cube import CentredCube, CentredCubed, centre_of_mass
 from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
 from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
 from monai_ext.transforms.mask_distance import MaskDistance, MaskDistanced, mask_distance
 from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
 from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
+from monai_ext.transforms.select_label import LabelSelectionError, SelectLabel, SelectLabeld
 
 __all__ = [
     "CT_WINDOW_PRESETS",
@@ -24,8 +26,11 @@ __all__ = [
     "AugmentParams",
     "CTWindow",
     "CTWindowd",
+    "CentredCube",
+    "CentredCubed",
     "KerasAugment",
     "KerasAugmentd",
+    "LabelSelectionError",
     "MaskDistance",
     "MaskDistanced",
     "NormalizeGeometry",
@@ -37,6 +42,9 @@ __all__ = [
     "RandKerasAugmentd",
     "ResizeToShape",
     "ResizeToShaped",
+    "SelectLabel",
+    "SelectLabeld",
     "Window",
+    "centre_of_mass",
     "mask_distance",
 ]

@@ -6,15 +6,18 @@ the outputs the metadata declares without knowing about autoencoders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from monai.transforms import MapTransform, Transform
 
 from monai_ext.explain.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual_map
+from monai_ext.explain.thickness_score import thickness_anomaly_score
 
-__all__ = ["AnomalyOutputs", "AnomalyOutputsd"]
+__all__ = ["ANOMALY_SCORES", "AnomalyOutputs", "AnomalyOutputsd"]
+
+ANOMALY_SCORES = (*RECONSTRUCTION_SCORES, "thickness")
 
 
 class AnomalyOutputs(Transform):
@@ -24,8 +27,12 @@ class AnomalyOutputs(Transform):
         sigma: Gaussian smoothing of the residual, voxels of the network grid.
         scale: residual value mapped to 1 in the map (see :func:`~monai_ext.explain.residual_scale`).
         score: ``"signed"`` (mean of ``image - reconstruction``), ``"mean"`` (mean absolute residual) or
-            ``"top"`` (mean of the top ``top_fraction`` voxels of the smoothed residual), as the bundle's evaluation.
+            ``"top"`` (mean of the top ``top_fraction`` voxels of the smoothed residual), as the bundle's evaluation,
+            or ``"thickness"`` (:func:`~monai_ext.explain.thickness_score.thickness_anomaly_score`: z-scores of
+            the thickness excess over the reconstruction and of the mean thickness against normal glands).
         top_fraction: for ``score="top"``.
+        normal_mean, normal_std: for ``score="thickness"``: the two features' mean and standard deviation over
+            the normal training glands.
 
     Example:
         >>> amap, value = AnomalyOutputs(scale=0.5)(torch.zeros(1, 8, 8, 8), torch.zeros(1, 8, 8, 8))
@@ -33,10 +40,22 @@ class AnomalyOutputs(Transform):
         ((1, 8, 8, 8), 0.0)
     """
 
-    def __init__(self, *, sigma: float = 1.0, scale: float = 1.0, score: str = "mean", top_fraction: float = 0.01):
-        if score not in RECONSTRUCTION_SCORES:
-            raise ValueError(f"score must be one of {RECONSTRUCTION_SCORES}, got {score!r}")
+    def __init__(
+        self,
+        *,
+        sigma: float = 1.0,
+        scale: float = 1.0,
+        score: str = "mean",
+        top_fraction: float = 0.01,
+        normal_mean: Sequence[float] | None = None,
+        normal_std: Sequence[float] | None = None,
+    ) -> None:
+        if score not in ANOMALY_SCORES:
+            raise ValueError(f"score must be one of {ANOMALY_SCORES}, got {score!r}")
+        if score == "thickness" and (normal_mean is None or normal_std is None):
+            raise ValueError("score='thickness' needs normal_mean and normal_std (the normal glands' statistics)")
         self.sigma, self.scale, self.score, self.top_fraction = float(sigma), float(scale), score, float(top_fraction)
+        self.normal_mean, self.normal_std = normal_mean, normal_std
 
     def __call__(  # type: ignore[override]  # two inputs, as MONAI's own pairwise transforms
         self, image: torch.Tensor, reconstruction: torch.Tensor
@@ -45,7 +64,11 @@ class AnomalyOutputs(Transform):
         x = torch.as_tensor(image).as_subclass(torch.Tensor).float()[None]
         y = torch.as_tensor(reconstruction).as_subclass(torch.Tensor).float().to(x.device)[None]
         amap = residual_map(x, y, sigma=self.sigma, scale=self.scale)[0]
-        value = reconstruction_score(x, y, score=self.score, sigma=self.sigma, top_fraction=self.top_fraction)
+        if self.score == "thickness":
+            assert self.normal_mean is not None and self.normal_std is not None
+            value = thickness_anomaly_score(x, y, mean=self.normal_mean, std=self.normal_std)
+        else:
+            value = reconstruction_score(x, y, score=self.score, sigma=self.sigma, top_fraction=self.top_fraction)
         return amap, value[0]
 
 
@@ -61,10 +84,19 @@ class AnomalyOutputsd(MapTransform):
         scale: float = 1.0,
         score: str = "mean",
         top_fraction: float = 0.01,
+        normal_mean: Sequence[float] | None = None,
+        normal_std: Sequence[float] | None = None,
     ) -> None:
         super().__init__([image_key, pred_key])
         self.image_key, self.pred_key = image_key, pred_key
-        self.transform = AnomalyOutputs(sigma=sigma, scale=scale, score=score, top_fraction=top_fraction)
+        self.transform = AnomalyOutputs(
+            sigma=sigma,
+            scale=scale,
+            score=score,
+            top_fraction=top_fraction,
+            normal_mean=normal_mean,
+            normal_std=normal_std,
+        )
 
     def __call__(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
         out = dict(data)

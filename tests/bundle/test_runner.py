@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from monai_ext.bundle import BundleInputError, BundleRunner, run_bundle
-from monai_ext.data.cases import load_cases
 from tests.bundle.conftest import AUTOENCODER, CLASSIFIER, GAN, ellipsoid_mask, oblique_affine
 from tests.conftest import require_data
 
@@ -54,18 +53,29 @@ def test_voxel_order_does_not_change_the_answer(classifier: BundleRunner) -> Non
 
 
 def test_probabilities_match_the_bundle_pipeline(classifier: BundleRunner) -> None:
-    """The runner's preprocessing declared in inference.json gives the training pipeline's input and output."""
+    """On a native 64^3 case the recipe is an exact crop: the training pipeline's input, shifted to put the gland's
+    centre of mass within half a voxel of index 32.5 (most cases are already there: no shift at all)."""
     npz = require_data("medmnist3d/adrenalmnist3d_64_trainval.npz")
-    cases = load_cases(npz, "val", spatial_size=(64, 64, 64), distance_channel=True, limit=6)
     from monai_ext.data.npz import load_npz_split
+    from monai_ext.transforms import MaskDistance
 
     images, _ = load_npz_split(npz, "val")
     network = classifier.bundle.network
-    for case, raw in zip(cases, images[:6], strict=True):
+    shifts = []
+    for raw in images[:6]:
+        mask = (raw > 127).astype(np.float32)
+        shift = np.round(np.argwhere(mask).mean(axis=0) - 32.5).astype(int)
+        shifts.append(tuple(shift))
+        moved = np.zeros_like(mask)
+        src = tuple(slice(max(s, 0), 64 + min(s, 0)) for s in shift)
+        dst = tuple(slice(max(-s, 0), 64 + min(-s, 0)) for s in shift)
+        moved[dst] = mask[src]
         result = classifier.run((raw.astype(np.float32), np.eye(4)))
         with torch.no_grad():
-            expected = torch.softmax(network(case["image"][None].float()), dim=1)[0]
+            x = MaskDistance(max_distance=6)(torch.from_numpy(moved)[None])[None]
+            expected = torch.softmax(network(x), dim=1)[0]
         assert result.probabilities == pytest.approx(expected.tolist(), abs=1e-5)
+    assert (0, 0, 0) in shifts and any(s != (0, 0, 0) for s in shifts)  # both paths were exercised
 
 
 def test_bad_inputs_get_typed_errors(classifier: BundleRunner, tmp_path: Path) -> None:
@@ -91,7 +101,13 @@ def test_autoencoder_outputs_on_the_input_grid(mask_nifti: tuple) -> None:
         assert tuple(volume.shape) == (1, *array.shape)
         np.testing.assert_allclose(np.asarray(volume.affine), affine, atol=1e-5)
     assert 0.0 <= float(result.maps["anomaly_map"].min()) <= float(result.maps["anomaly_map"].max()) <= 1.0
-    assert result.scalars["anomaly_score"] > 0 and not result.probabilities
+    assert np.isfinite(result.scalars["anomaly_score"]) and not result.probabilities
+    # the thickness-aware score: the same shape made thinner scores lower (hyperplasia is a thickening)
+    thin = ellipsoid_mask((40, 48, 30), (9.0, 14.0, 2.5))
+    assert (
+        BundleRunner(AUTOENCODER, device="cpu").run((thin, affine)).scalars["anomaly_score"]
+        < result.scalars["anomaly_score"]
+    )
 
 
 def test_gan_generates_reproducibly() -> None:
@@ -142,10 +158,14 @@ def test_gan_realism_map_on_an_input_volume(mask_nifti: tuple, tmp_path: Path) -
     realism = result.maps["realism_map"]
     assert tuple(realism.shape) == (1, *array.shape)
     np.testing.assert_allclose(np.asarray(realism.affine), affine, atol=1e-5)
-    ras = runner.run((array, np.diag([1.0, 1.0, 1.0, 1.0])))  # already RAS: no reorientation to undo
+    # a 32^3 volume on a 2 mm RAS grid whose centre of mass is voxel 16 is already the recipe's cube: the runner's
+    # map is then the bundle workflow's map of the volume itself
+    grid = np.meshgrid(*[np.arange(32) - 16.0] * 3, indexing="ij")
+    cube = ((grid[0] / 7) ** 2 + (grid[1] / 10) ** 2 + (grid[2] / 5) ** 2 <= 1).astype(np.float32)
+    ras = runner.run((cube, np.diag([2.0, 2.0, 2.0, 1.0])))
     discriminator = Discriminator(spatial_dims=3, in_channels=1, channels=(16, 32, 64), spatial_size=32)
     discriminator.load_state_dict(torch.load(GAN / "models" / "discriminator.pt", weights_only=True))
-    expected = realism_map(discriminator.eval(), torch.as_tensor(array), spatial_size=(32, 32, 32))
+    expected = realism_map(discriminator.eval(), torch.as_tensor(cube), spatial_size=(32, 32, 32))
     torch.testing.assert_close(ras.maps["realism_map"].as_tensor()[0], expected, atol=1e-4, rtol=1e-4)
     summary = run_bundle(
         {"bundlePath": str(GAN), "inputPath": str(path), "outputDir": str(tmp_path / "gan"), "device": "cpu"}

@@ -144,6 +144,8 @@ def test_train_mlflow_evaluate_inference_realism_map(small_adrenal_npz: Path, tm
         "12",
         "--ms_ssim_pairs",
         "10",
+        "--classifier_path",
+        str(BUNDLE.parent / "adrenal_hyperplasia_classifier_3d" / "models" / "model.pt"),
     )
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("fd_generated_vs_real", "fd_real_vs_real"):

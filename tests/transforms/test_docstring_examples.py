@@ -7,10 +7,14 @@ from types import ModuleType
 
 import pytest
 
-from monai_ext.transforms import augment, ct_window, geometry, percentile_scale, resize
+from monai_ext.transforms import augment, centred_cube, ct_window, geometry, percentile_scale, resize, select_label
 
 
-@pytest.mark.parametrize("module", [augment, ct_window, geometry, percentile_scale, resize], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [augment, centred_cube, ct_window, geometry, percentile_scale, resize, select_label],
+    ids=lambda m: m.__name__,
+)
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

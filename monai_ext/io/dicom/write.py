@@ -47,15 +47,19 @@ def _stored(array: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     return stored.astype(np.uint16)
 
 
-def _base_dataset(modality: str, sop_class: str, study_uid: str, series_uid: str, description: str) -> Dataset:
+def _base_dataset(
+    modality: str, sop_class: str, study_uid: str, series_uid: str, description: str, frame_uid: str | None = None
+) -> Dataset:
     ds = Dataset()
     ds.SOPClassUID = sop_class
     ds.Modality = modality
     ds.PatientName = "DEMO^PHANTOM"
     ds.PatientID = "DEMO0001"
+    ds.PatientBirthDate = ""  # type 2: present, empty
+    ds.PatientSex = ""
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
-    ds.FrameOfReferenceUID = generate_uid()
+    ds.FrameOfReferenceUID = frame_uid or generate_uid()  # one per series: every slice shares the patient frame
     ds.StudyDescription = "monai-ext embedded example"
     ds.SeriesDescription = description
     ds.SeriesNumber = 1
@@ -124,11 +128,11 @@ def write_dicom_series(
     folder.mkdir(parents=True, exist_ok=True)
     iop, pixel_spacing, origin, step = _geometry(affine)
     stored = _stored(array, rescale_slope, rescale_intercept)
-    study_uid, series_uid = generate_uid(), series_uid or generate_uid()
+    study_uid, series_uid, frame_uid = generate_uid(), series_uid or generate_uid(), generate_uid()
     names = list(file_names) if file_names is not None else [f"IM{k:04d}" for k in range(array.shape[2])]
     paths = []
     for k in range(array.shape[2]):
-        ds = _base_dataset(modality, _SOP_CLASS[modality], study_uid, series_uid, description)
+        ds = _base_dataset(modality, _SOP_CLASS[modality], study_uid, series_uid, description, frame_uid)
         ds.SOPInstanceUID = generate_uid()
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [_ds_str(v) for v in origin + k * step]
