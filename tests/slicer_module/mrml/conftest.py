@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+WORKER_PYTHONPATH = [str(REPO)]
+"""What the worker needs besides the module's Lib: ``monai_ext`` (its sandbox, for untrusted requests).
+
+In Slicer the worker Python has monai-ext installed (workerSetup); here the worker is the slicer-core venv's
+Python, so the checkout is put on its path. Without it an untrusted request ends in RunnerNotInstalled.
+"""
 
 SKIP_REASON = "slicer-core is not installed in this Python: run .ci/slicer_env.sh (it has its own venv)"
 

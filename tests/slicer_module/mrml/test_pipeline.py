@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,12 @@ slicer = require_slicer_core()
 
 from MonaiBundleExplorerLib import mrmlAdapter, pipeline, testing  # noqa: E402
 
-from .conftest import add_volume, scene_snapshot  # noqa: E402
+from .conftest import WORKER_PYTHONPATH, add_volume, scene_snapshot  # noqa: E402
 
 
 def options(bundle, **extra):
-    fields = {"device": "cpu", "runner": testing.RUNNER, "python": sys.executable, **extra}
+    fields = {"device": "cpu", "runner": testing.RUNNER, "python": sys.executable,
+              "extraPythonPath": WORKER_PYTHONPATH, **extra}  # fmt: skip
     return pipeline.InferenceOptions(bundlePath=str(bundle), **fields)
 
 
@@ -55,8 +57,11 @@ def test_cancel_leaves_the_scene_unchanged(scene, input_volume, tiny_bundle):
     job = pipeline.InferenceJob(input_volume, options(tiny_bundle))
     job._request = lambda _original=job._request, **inputs: {**_original(**inputs), "testDelaySeconds": 60}
     job.start()
+    deadline = time.monotonic() + 60
     while job.progress.stage != "load":
+        assert not job.done and time.monotonic() < deadline, (job.error, job.log)
         job.poll()
+        time.sleep(0.02)
     job.cancel()
     job.wait(timeout=20)
     assert job.error.type == "Cancelled" and job.result is None

@@ -18,7 +18,7 @@ slicer = require_slicer_core()
 
 from MonaiBundleExplorerLib import core, geometry, mrmlAdapter, pipeline, segmentations, testing  # noqa: E402
 
-from .conftest import scene_snapshot  # noqa: E402
+from .conftest import WORKER_PYTHONPATH, scene_snapshot  # noqa: E402
 
 
 def nifti_grid(volume):
@@ -131,7 +131,9 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path,
     scene.RemoveNode(labelmap)
     assert segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole()) is None
     bundle = testing.writeTinyBundle(tmp_path / "mask_bundle", maskInput=True)
-    options = pipeline.InferenceOptions(bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable)
+    options = pipeline.InferenceOptions(
+        bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable, extraPythonPath=WORKER_PYTHONPATH
+    )
     job = pipeline.InferenceJob(segmentation_node, options, segmentName="organ").start().wait(timeout=120)
     assert job.error is None, job.error
     outputs = job.loadOutputs()
@@ -160,6 +162,7 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path,
 def test_save_as_dicom_asks_the_worker_and_skips_the_import_without_a_dicom_module(scene, input_volume, tmp_path):
     bundle = testing.writeTinyBundle(tmp_path / "bundle")
     options = pipeline.InferenceOptions(bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable,
+                                        extraPythonPath=WORKER_PYTHONPATH,
                                         saveDicom=True)  # fmt: skip
     job = pipeline.InferenceJob(input_volume, options).start().wait(timeout=120)
     request = json.loads((job.workDir / "request.json").read_text())

@@ -28,7 +28,7 @@ from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, segmenta
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
 from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE  # noqa: E402
-from .conftest import add_volume, scene_snapshot  # noqa: E402
+from .conftest import WORKER_PYTHONPATH, add_volume, scene_snapshot  # noqa: E402
 
 CHOICES = {
     "device": ["auto", "cpu", "cuda"],
@@ -153,7 +153,7 @@ def setting_up(app, scene, tmp_path):
     testing.writeTinyBundle(bundles / "tiny_mask_bundle", maskInput=True)
     logic = core.BundleExplorerCore(settings=Settings({locations.USER_BUNDLE_FOLDER: str(bundles)}))
     logic.workerPython = sys.executable  # numpy + nibabel: enough for the stand-in runner
-    logic.runOverrides = {"runner": testing.RUNNER}
+    logic.runOverrides = {"runner": testing.RUNNER, "extraPythonPath": WORKER_PYTHONPATH}
     k, j, i = np.meshgrid(np.arange(12), np.arange(14), np.arange(16), indexing="ij")
     volume = add_volume(scene, (i * 10.0 + j + 0.5 * k).astype(np.float32), np.diag([1.5, 1.0, 2.0, 1.0]), "CT")
     slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene)  # Slicer's scene always has it
