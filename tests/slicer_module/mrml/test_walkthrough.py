@@ -24,7 +24,7 @@ from .conftest import require_slicer_core
 slicer = require_slicer_core()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is part of requirements/slicer-core.txt")
-from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, results, segmentations, testing  # noqa: E402
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
 from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE  # noqa: E402
@@ -218,6 +218,8 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
     view.click(ui.applyButton)
     view.wait_until(lambda: not view.controller.running)
     assert ui.statusLabel.text().startswith("Done.") and "2 segments" in ui.statusLabel.text()
+    sandbox = results.protectionsSummary(view.controller.job.result)  # the untrusted run's worker was sandboxed
+    assert sandbox.startswith("sandbox: ") and sandbox in ui.statusLabel.text()
     outputs = view.controller.outputs
     result = outputs.segmentationNodes["segmentation"]
     assert segmentations.segmentNames(result) == ["low", "high"]
