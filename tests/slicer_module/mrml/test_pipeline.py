@@ -6,7 +6,6 @@ import csv
 import shutil
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ slicer = require_slicer_core()
 
 from MonaiBundleExplorerLib import mrmlAdapter, pipeline, testing  # noqa: E402
 
-from .conftest import WORKER_PYTHONPATH, add_volume, scene_snapshot  # noqa: E402
+from .conftest import REPO, WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 
 
 def options(bundle, **extra):
@@ -95,15 +94,6 @@ def test_batch_writes_csv_and_table(scene, input_volume, tiny_bundle, tmp_path):
     shutil.rmtree(tmp_path / "work")
 
 
-def _main_python():
-    """The project's main venv (torch, MONAI, monai_ext): what PythonSlicer is once the dependencies are in."""
-    repo = Path(__file__).resolve().parents[3]
-    python = repo / ".venv" / "bin" / "python"
-    if not python.exists():
-        pytest.skip(f"the main venv ({python}) is needed for the real runner; run `make setup`")
-    return repo, python
-
-
 @pytest.mark.parametrize(
     ("bundle", "maps"),
     [
@@ -114,12 +104,13 @@ def _main_python():
 )
 def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, bundle, maps):
     """Node -> NIfTI -> worker with the real runner (untrusted bundle) -> new nodes on the input's geometry."""
-    repo, python = _main_python()
+    python = real_worker_python()
     k, j, i = np.meshgrid(np.arange(24), np.arange(30), np.arange(28), indexing="ij")
     mask = (((i - 14) / 8.0) ** 2 + ((j - 15) / 11.0) ** 2 + ((k - 12) / 6.0) ** 2 <= 1).astype(np.float32)
     volume = add_volume(scene, mask, oblique_affine, name="mask")
     before = scene_snapshot(scene)
-    opts = pipeline.InferenceOptions(bundlePath=str(repo / "bundles" / bundle), device="cpu", python=str(python))
+    opts = pipeline.InferenceOptions(bundlePath=str(REPO / "bundles" / bundle), device="cpu", python=str(python),
+                                     extraPythonPath=WORKER_PYTHONPATH)  # fmt: skip
     job = pipeline.InferenceJob(volume, opts).start().wait(timeout=300)
     assert job.error is None, job.error
     outputs = job.loadOutputs(opacity=0.5, threshold=0.2, colorName="Inferno")
