@@ -79,15 +79,17 @@ class BundleExplorerCore:
         options = self.options(params, **overrides)
         node, segmentName = self.inputOf(params)
         if options.saveDicom:
-            options = self.withDicomSource(options, self.dicomSourceNode(node, params))
+            options = self.withDicomSource(options, self.dicomSourceNode(node))
         return pipeline.InferenceJob(node, options, segmentName=segmentName).start()
 
     @staticmethod
-    def dicomSourceNode(node, params):
-        """The volume whose series DICOM results refer to: the input, or a segment's reference volume."""
+    def dicomSourceNode(node):
+        """The volume whose series DICOM results refer to: the input, or a segment's reference volume.
+
+        A segmentation without a reference volume has its own grid: no series to refer to (``None``).
+        """
         if node is not None and node.IsA("vtkMRMLSegmentationNode"):
-            reference = node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
-            return reference if reference is not None else params.inputVolume
+            return node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
         return node
 
     def withDicomSource(self, options, node) -> pipeline.InferenceOptions:

@@ -49,9 +49,9 @@ def dicomSourceOf(node, database=None) -> DicomSource:
     """
     uids = (node.GetAttribute(INSTANCE_UIDS_ATTRIBUTE) or "").split() if node is not None else []
     if not uids:
-        name = node.GetName() if node is not None else ""
+        what = node.GetName() if node is not None else _("the segmentation has no reference volume, which")
         return DicomSource(reason=_("DICOM results need a volume loaded from Slicer's DICOM database; "
-                                    "{name} was not, so no DICOM results were written.").format(name=name))  # fmt: skip
+                                    "{name} was not, so no DICOM results were written.").format(name=what))  # fmt: skip
     database = database if database is not None else defaultDatabase()
     if database is None:
         return DicomSource(reason=_("DICOM results were not written: Slicer's DICOM database is not open."))

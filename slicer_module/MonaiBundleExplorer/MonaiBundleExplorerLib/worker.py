@@ -138,7 +138,10 @@ def applySandbox(request: dict) -> None:
 
         from monai_ext.sandbox import SandboxPolicy, apply_sandbox
     except ImportError as exc:
-        message = f"monai_ext is not installed in this Python ({sys.executable}): {exc}"
+        message = (
+            "An untrusted bundle runs only inside monai_ext's sandbox, and monai_ext is not installed in this "
+            f"Python ({sys.executable}): prepare the worker environment, or trust the bundle. ({exc})"
+        )
         raise WorkerError("RunnerNotInstalled", message) from exc
     inputs = request.get("inputPaths") or [request.get("inputPath")]
     source = request.get("dicom_source") or []  # the input node's DICOM files: read for the DICOM results

@@ -17,7 +17,7 @@ from .conftest import require_slicer_core
 
 slicer = require_slicer_core()
 
-from MonaiBundleExplorerLib import core, geometry, mrmlAdapter, panel, pipeline, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, dicomProvenance, geometry, mrmlAdapter, panel, pipeline, segmentations, testing  # noqa: E402
 
 from .conftest import WORKER_PYTHONPATH, scene_snapshot  # noqa: E402
 
@@ -223,6 +223,7 @@ def test_save_as_dicom_without_a_dicom_volume_says_why_and_asks_for_none(scene, 
         status = panel.PanelController(None, logic, None).doneMessage(outputs, job)
         assert status.startswith("Done.") and message in status and "sandbox: " in status, status
         job.cleanup()
+    assert "the segmentation has no reference volume" in dicomProvenance.dicomSourceOf(None).reason
 
 
 def test_alignment_helper_matches_the_oblique_grid(input_volume):
