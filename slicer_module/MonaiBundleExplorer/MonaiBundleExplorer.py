@@ -242,6 +242,9 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
         return volume, bundlePath
 
     def newParams(self, logic, **fields):
+        """The tiny bundle's runs are trusted: the test wrote it and its stand-in runner loads no bundle code, and
+        PythonSlicer has no monai_ext to sandbox an untrusted run. ``test_realBundleOnCpu`` runs untrusted."""
+        fields.setdefault("trustBundle", True)
         params = logic.getParameterNode()
         for name, value in fields.items():
             setattr(params, name, value)
@@ -336,7 +339,7 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
         volume.SetSpacing(1.2, 0.9, 1.6)
         logic = MonaiBundleExplorerLogic()
         logic.workerPython = python
-        params = self.newParams(logic, inputVolume=volume, bundlePath=bundle, device="cpu")
+        params = self.newParams(logic, inputVolume=volume, bundlePath=bundle, device="cpu", trustBundle=False)
         outputs = logic.process(params, timeout=300)
         self.track(outputs.heatmapNode, outputs.tableNode)
         np.testing.assert_allclose(mrmlAdapter.ijkToRasArray(outputs.heatmapNode), mrmlAdapter.ijkToRasArray(volume))

@@ -192,3 +192,23 @@ def test_parse_line_never_raises(text):
 )
 def test_parse_line_of_json_objects_never_raises(payload):
     process.parseLine(json.dumps(payload))
+
+
+def _protections(active: dict, detail: str = "enforced") -> dict:
+    return {"sandboxed": True, "items": {name: {"active": on, "detail": detail} for name, on in active.items()}}
+
+
+def test_protections_summary_counts_and_names_what_is_off():
+    names = ["landlock_filesystem", "landlock_network", "seccomp", "resource_limits"]
+    every = _protections(dict.fromkeys(names, True))
+    assert results.protectionsSummary({"protections": every}) == "sandbox: 4/4 protections active"
+    some = _protections({**dict.fromkeys(names, True), "landlock_network": False, "seccomp": False})
+    assert results.protectionsSummary({"protections": some}) == (
+        "sandbox: 2/4 protections active (off: landlock_network, seccomp)"
+    )
+    trusted = _protections(dict.fromkeys(names, False), detail="no sandbox was applied in this process")
+    expected = "sandbox: off (no sandbox was applied in this process)"
+    assert results.protectionsSummary({"protections": trusted}) == expected
+    batch = {"items": [{"error": {"message": "bad file"}}, {"protections": every}]}
+    assert results.protectionsSummary(batch) == "sandbox: 4/4 protections active"
+    assert results.protectionsSummary({"classNames": []}) == "" and results.protectionsSummary({}) == ""

@@ -76,6 +76,20 @@ def test_missing_default_runner_is_reported_plainly(tmp_path, input_volume):
     assert "not installed" in lines[-1]["error"]["message"]
 
 
+def test_untrusted_request_without_monai_ext_is_refused_not_run_unsandboxed(tmp_path, input_volume):
+    """A worker Python without monai_ext (only the module's Lib on its path) cannot sandbox: nothing runs."""
+    request = {"bundlePath": str(tmp_path), "outputDir": str(tmp_path / "out"), "inputPath": str(input_volume),
+               "runner": testing.RUNNER}  # fmt: skip
+    request_path = process.writeRequest(tmp_path, request)
+    env = {"PYTHONPATH": str(process.MODULE_DIR), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-S", str(process.WORKER_SCRIPT), str(request_path)], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)  # fmt: skip
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == worker.EXIT_RUNNER_MISSING and len(lines) == 1  # no progress: the runner never started
+    assert lines[0]["error"]["type"] == "RunnerNotInstalled" and "sandbox" in lines[0]["error"]["message"]
+    assert not any((tmp_path / "out").iterdir())
+
+
 def test_real_runner_with_the_shipped_classifier(tmp_path, oblique_affine):
     """The default runner end to end in a subprocess: probabilities, and a heatmap on the input's grid."""
     mask = np.zeros((30, 36, 24), np.float32)

@@ -7,9 +7,10 @@ fields of ``MonaiBundleExplorerParameterNode``).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from . import bundleInfo, dicomImport, locations, mrmlAdapter, pipeline, results
+from . import bundleInfo, dicomImport, dicomProvenance, locations, mrmlAdapter, pipeline, results
 
 try:
     from slicer.i18n import tr as _
@@ -26,6 +27,7 @@ class BundleExplorerCore:
         self.settings = settings  # QSettings-like (value/setValue); None: no user settings
         self.workerPython: str | None = None  # the prepared worker Python; None: PythonSlicer (self-test runner)
         self.runOverrides: dict = {}  # tests only: InferenceOptions fields for every run (the stand-in runner)
+        self.dicomDatabase = None  # ctkDICOMDatabase-like; None: slicer.dicomDatabase (tests: a stand-in)
 
     # Bundles -------------------------------------------------------------------------------------------------
     def bundleRoots(self) -> list:
@@ -76,7 +78,26 @@ class BundleExplorerCore:
     def startInference(self, params, **overrides) -> pipeline.InferenceJob:
         options = self.options(params, **overrides)
         node, segmentName = self.inputOf(params)
+        if options.saveDicom:
+            options = self.withDicomSource(options, self.dicomSourceNode(node))
         return pipeline.InferenceJob(node, options, segmentName=segmentName).start()
+
+    @staticmethod
+    def dicomSourceNode(node):
+        """The volume whose series DICOM results refer to: the input, or a segment's reference volume.
+
+        A segmentation without a reference volume has its own grid: no series to refer to (``None``).
+        """
+        if node is not None and node.IsA("vtkMRMLSegmentationNode"):
+            return node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
+        return node
+
+    def withDicomSource(self, options, node) -> pipeline.InferenceOptions:
+        """ "Save results as DICOM": the node's DICOM files as ``dicom_source``, or no DICOM output and why."""
+        source = dicomProvenance.dicomSourceOf(node, self.dicomDatabase)
+        if not source.files:
+            return dataclasses.replace(options, saveDicom=False, dicomSource=[], dicomNote=source.reason)
+        return dataclasses.replace(options, dicomSource=source.files, dicomNote="")
 
     def startBatch(self, params, **overrides) -> pipeline.BatchJob:
         if not locations.isSetPath(params.batchFolder) or not Path(params.batchFolder).is_dir():
@@ -87,7 +108,11 @@ class BundleExplorerCore:
         if not paths:
             raise ValueError(_("No NIfTI or NRRD files in {folder}.").format(folder=params.batchFolder))
         workDir = Path(params.batchCsvPath).parent / (Path(params.batchCsvPath).stem + "_outputs")
-        return pipeline.BatchJob(paths, self.options(params, **overrides), workDir).start()
+        options = self.options(params, **overrides)
+        if options.saveDicom:  # files, not DICOM-loaded nodes: there is no source series to reference
+            note = _("DICOM results need volumes loaded from Slicer's DICOM database; a batch of files has none.")
+            options = dataclasses.replace(options, saveDicom=False, dicomNote=note)
+        return pipeline.BatchJob(paths, options, workDir).start()
 
     def loadResults(self, job, params):
         """New nodes from a finished job; the parameter node given is the one the job was started with."""

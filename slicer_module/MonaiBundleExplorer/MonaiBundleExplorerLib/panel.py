@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import locations, mrmlAdapter, pipeline, segmentations
+from . import locations, mrmlAdapter, pipeline, results, segmentations
 
 try:
     from slicer.i18n import tr as _
@@ -161,7 +161,7 @@ class PanelController:
         else:
             try:
                 self.outputs = self.logic.loadResults(job, params)
-                self.ui.statusLabel.setText(self.doneMessage(self.outputs))
+                self.ui.statusLabel.setText(self.doneMessage(self.outputs, job))
             except Exception as exc:  # keep the files so nothing is lost, and say where they are
                 keepFiles = True
                 self.ui.statusLabel.setText(
@@ -174,15 +174,22 @@ class PanelController:
         self.jobParams = None
         self.refresh()
 
-    def doneMessage(self, outputs) -> str:
-        if not isinstance(outputs, pipeline.LoadedOutputs):
-            return _("Done.")
+    def doneMessage(self, outputs, job=None) -> str:
+        """ "Done.", segment counts, what became of the DICOM results, and the worker's sandbox in one line."""
         parts = [_("Done.")]
-        for node in outputs.segmentationNodes.values():
-            count = node.GetSegmentation().GetNumberOfSegments()
-            parts.append(_("{name}: {count} segments.").format(name=node.GetName(), count=count))
-        if outputs.dicomFolder:
-            parts.append(_("DICOM results imported.") if outputs.dicomImported else _("DICOM results not imported."))
+        if isinstance(outputs, pipeline.LoadedOutputs):
+            for node in outputs.segmentationNodes.values():
+                count = node.GetSegmentation().GetNumberOfSegments()
+                parts.append(_("{name}: {count} segments.").format(name=node.GetName(), count=count))
+            if outputs.dicomFolder:
+                imported = outputs.dicomImported
+                parts.append(_("DICOM results imported.") if imported else _("DICOM results not imported."))
+            notes = [outputs.dicomNote, outputs.protections]
+        elif job is not None:  # a batch: its table node
+            notes = [job.options.dicomNote, results.protectionsSummary(job.result)]
+        else:
+            notes = []
+        parts += [note if note.endswith(".") else note + "." for note in notes if note]
         return " ".join(parts)
 
     def showError(self, error) -> None:

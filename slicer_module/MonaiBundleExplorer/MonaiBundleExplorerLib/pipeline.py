@@ -23,6 +23,8 @@ class InferenceOptions:
     python: str | None = None  # the worker Python (workerEnv); default: PythonSlicer inside Slicer
     extraPythonPath: list[str] = field(default_factory=list)
     saveDicom: bool = False  # the worker also writes DICOM SEG / parametric maps / SR into <work>/dicom
+    dicomSource: list = field(default_factory=list)  # the input node's DICOM files (dicomProvenance)
+    dicomNote: str = ""  # why "Save results as DICOM" was not honoured (shown when the run is done)
     extraRequest: dict = field(default_factory=dict)  # tests only: e.g. the stand-in runner's testDelaySeconds
 
 
@@ -36,6 +38,8 @@ class LoadedOutputs:
     dicomFolder: str | None = None  # what the worker wrote for "Save results as DICOM" (None if nothing)
     dicomImported: bool = False  # True once imported into Slicer's DICOM database
     segmentTableNode: object | None = None  # voxels and mm3 of each segment (from result.json)
+    dicomNote: str = ""  # why no DICOM results were written although they were asked for
+    protections: str = ""  # one line: the worker's sandbox protections (results.protectionsSummary)
 
 
 class Job:
@@ -61,6 +65,8 @@ class Job:
             request["runner"] = self.options.runner
         if self.options.saveDicom:
             request["dicom_out"] = str(self.dicomFolder)
+            if self.options.dicomSource:  # the SEG / parametric maps / SR then reference the source series
+                request["dicom_source"] = [str(path) for path in self.options.dicomSource]
         return request
 
     @property
@@ -184,7 +190,8 @@ class InferenceJob(Job):
             mrmlAdapter.fillSegmentVolumeTable(volumeRows, scene, f"{baseName} segment volumes") if volumeRows else None
         )
         return LoadedOutputs(heatmapNode, tableNode, others, segmentationNodes, probabilities, dicomFolder,
-                             segmentTableNode=segmentTable)  # fmt: skip
+                             segmentTableNode=segmentTable, dicomNote=self.options.dicomNote,
+                             protections=results.protectionsSummary(self.result))  # fmt: skip
 
     def _loadMap(self, path: str, name: str):
         node = mrmlAdapter.loadVolumeFile(path, name, self.referenceNode)

@@ -30,6 +30,28 @@ def segmentProbabilityMaps(result: dict) -> dict:
     return found
 
 
+def protectionsSummary(result: dict) -> str:
+    """One line on the worker's sandbox from ``result["protections"]`` ("" when the runner reported none).
+
+    ``"sandbox: 7/7 protections active"``, ``"sandbox: 5/7 protections active (off: seccomp, landlock_scope)"``, or
+    ``"sandbox: off (<reason>)"`` for a trusted bundle or a platform without a kernel sandbox.
+    """
+    result = result or {}
+    batchItems = [item.get("protections") for item in result.get("items") or [] if item.get("protections")]
+    found = result.get("protections") or next(iter(batchItems), None)  # a batch: its first item's worker
+    if not isinstance(found, dict) or not isinstance(found.get("items"), dict):
+        return ""
+    protections = found["items"]
+    active = [name for name, item in protections.items() if (item or {}).get("active")]
+    if not active:
+        reasons = [str((item or {}).get("detail") or "") for item in protections.values()]
+        reason = next((text for text in reasons if text), "no protection is active")
+        return f"sandbox: off ({reason})"
+    off = [name for name in protections if name not in active]
+    line = f"sandbox: {len(active)}/{len(protections)} protections active"
+    return line + (f" (off: {', '.join(off)})" if off else "")
+
+
 def predictedClass(result: dict) -> str:
     rows = probabilityRows(result)
     return max(rows, key=lambda row: row[1])[0] if rows else ""

@@ -86,11 +86,21 @@ def runTinyBundle(request: dict, progress) -> dict:
         "maps": {"heatmap": heatmapPath},
         "heatmaps": ["heatmap"],
         "device": "cpu",
+        **reportedProtections(),
     }
     if "segmentation" in metadata["network_data_format"]["outputs"]:
         progress("segment", 0.9, "Writing the segmentation")
         result = addSegmentation(result, z, affine, request["outputDir"], suffix)
     return result
+
+
+def reportedProtections() -> dict:
+    """``{"protections": ...}`` as the real runner reports it (the worker's sandbox), or ``{}`` without monai_ext."""
+    try:
+        from monai_ext.sandbox import current_protections
+    except ImportError:
+        return {}
+    return {"protections": current_protections().to_json()}
 
 
 def addSegmentation(result: dict, z: np.ndarray, affine: np.ndarray, outputDir: str, suffix: str) -> dict:

@@ -128,7 +128,8 @@ def checkResult(result) -> dict:
 
 
 def applySandbox(request: dict) -> None:
-    """Untrusted request: this process loses the network and writes outside outputDir (monai_ext.sandbox, Linux).
+    """Untrusted request: this process loses the network, writes outside outputDir (and dicom_out) and reads
+    outside the bundle, the inputs and dicom_source (monai_ext.sandbox, Linux).
 
     The protections in force end up in result.json under "protections" (on macOS/Windows: none, with the reason).
     """
@@ -137,11 +138,18 @@ def applySandbox(request: dict) -> None:
 
         from monai_ext.sandbox import SandboxPolicy, apply_sandbox
     except ImportError as exc:
-        message = f"monai_ext is not installed in this Python ({sys.executable}): {exc}"
+        message = (
+            "An untrusted bundle runs only inside monai_ext's sandbox, and monai_ext is not installed in this "
+            f"Python ({sys.executable}): prepare the worker environment, or trust the bundle. ({exc})"
+        )
         raise WorkerError("RunnerNotInstalled", message) from exc
     inputs = request.get("inputPaths") or [request.get("inputPath")]
-    reads = tuple(Path(p) for p in [request["bundlePath"], *inputs] if p)
-    apply_sandbox(SandboxPolicy(write_dirs=(Path(request["outputDir"]),), read_paths=reads))
+    source = request.get("dicom_source") or []  # the input node's DICOM files: read for the DICOM results
+    sources = [source] if isinstance(source, str) else list(source)
+    reads = tuple(Path(p) for p in [request["bundlePath"], *inputs, *sources] if p)
+    writes = [request["outputDir"], *([request["dicom_out"]] if request.get("dicom_out") else [])]
+    policy = SandboxPolicy(write_dirs=tuple(Path(folder) for folder in writes), read_paths=reads)
+    apply_sandbox(policy)
 
 
 def main(argv: list[str]) -> int:

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+WORKER_PYTHONPATH = [str(REPO)]
+"""What the worker needs besides the module's Lib: ``monai_ext`` (its sandbox, for untrusted requests).
+
+In Slicer the worker Python has monai-ext installed (workerSetup); here the worker is the slicer-core venv's
+Python, so the checkout is put on its path. Without it an untrusted request ends in RunnerNotInstalled.
+"""
+
+
+def real_worker_python() -> Path:
+    """A Python with torch, MONAI and monai_ext's dependencies for the real runner (skips without one).
+
+    ``MONAI_EXT_MAIN_PYTHON`` names it (a worktree has no ``.venv`` of its own), else the checkout's ``.venv``.
+    Runs with it also get ``WORKER_PYTHONPATH`` so this checkout's ``monai_ext`` is the one imported.
+    """
+    python = Path(os.environ.get("MONAI_EXT_MAIN_PYTHON") or REPO / ".venv" / "bin" / "python")
+    if not python.exists():
+        pytest.skip(f"the main venv ({python}) is needed for the real runner; run `make setup`")
+    return python
+
 
 SKIP_REASON = "slicer-core is not installed in this Python: run .ci/slicer_env.sh (it has its own venv)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
-from pathlib import Path
+import time
 
 import numpy as np
 import pytest
@@ -16,11 +16,12 @@ slicer = require_slicer_core()
 
 from MonaiBundleExplorerLib import mrmlAdapter, pipeline, testing  # noqa: E402
 
-from .conftest import add_volume, scene_snapshot  # noqa: E402
+from .conftest import REPO, WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 
 
 def options(bundle, **extra):
-    fields = {"device": "cpu", "runner": testing.RUNNER, "python": sys.executable, **extra}
+    fields = {"device": "cpu", "runner": testing.RUNNER, "python": sys.executable,
+              "extraPythonPath": WORKER_PYTHONPATH, **extra}  # fmt: skip
     return pipeline.InferenceOptions(bundlePath=str(bundle), **fields)
 
 
@@ -55,8 +56,11 @@ def test_cancel_leaves_the_scene_unchanged(scene, input_volume, tiny_bundle):
     job = pipeline.InferenceJob(input_volume, options(tiny_bundle))
     job._request = lambda _original=job._request, **inputs: {**_original(**inputs), "testDelaySeconds": 60}
     job.start()
+    deadline = time.monotonic() + 60
     while job.progress.stage != "load":
+        assert not job.done and time.monotonic() < deadline, (job.error, job.log)
         job.poll()
+        time.sleep(0.02)
     job.cancel()
     job.wait(timeout=20)
     assert job.error.type == "Cancelled" and job.result is None
@@ -90,15 +94,6 @@ def test_batch_writes_csv_and_table(scene, input_volume, tiny_bundle, tmp_path):
     shutil.rmtree(tmp_path / "work")
 
 
-def _main_python():
-    """The project's main venv (torch, MONAI, monai_ext): what PythonSlicer is once the dependencies are in."""
-    repo = Path(__file__).resolve().parents[3]
-    python = repo / ".venv" / "bin" / "python"
-    if not python.exists():
-        pytest.skip(f"the main venv ({python}) is needed for the real runner; run `make setup`")
-    return repo, python
-
-
 @pytest.mark.parametrize(
     ("bundle", "maps"),
     [
@@ -109,12 +104,13 @@ def _main_python():
 )
 def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, bundle, maps):
     """Node -> NIfTI -> worker with the real runner (untrusted bundle) -> new nodes on the input's geometry."""
-    repo, python = _main_python()
+    python = real_worker_python()
     k, j, i = np.meshgrid(np.arange(24), np.arange(30), np.arange(28), indexing="ij")
     mask = (((i - 14) / 8.0) ** 2 + ((j - 15) / 11.0) ** 2 + ((k - 12) / 6.0) ** 2 <= 1).astype(np.float32)
     volume = add_volume(scene, mask, oblique_affine, name="mask")
     before = scene_snapshot(scene)
-    opts = pipeline.InferenceOptions(bundlePath=str(repo / "bundles" / bundle), device="cpu", python=str(python))
+    opts = pipeline.InferenceOptions(bundlePath=str(REPO / "bundles" / bundle), device="cpu", python=str(python),
+                                     extraPythonPath=WORKER_PYTHONPATH)  # fmt: skip
     job = pipeline.InferenceJob(volume, opts).start().wait(timeout=300)
     assert job.error is None, job.error
     outputs = job.loadOutputs(opacity=0.5, threshold=0.2, colorName="Inferno")

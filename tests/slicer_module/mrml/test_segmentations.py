@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
 import nibabel as nib
 import numpy as np
@@ -16,9 +17,9 @@ from .conftest import require_slicer_core
 
 slicer = require_slicer_core()
 
-from MonaiBundleExplorerLib import core, geometry, mrmlAdapter, pipeline, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, dicomProvenance, geometry, mrmlAdapter, panel, pipeline, segmentations, testing  # noqa: E402
 
-from .conftest import scene_snapshot  # noqa: E402
+from .conftest import WORKER_PYTHONPATH, scene_snapshot  # noqa: E402
 
 
 def nifti_grid(volume):
@@ -131,7 +132,9 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path,
     scene.RemoveNode(labelmap)
     assert segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole()) is None
     bundle = testing.writeTinyBundle(tmp_path / "mask_bundle", maskInput=True)
-    options = pipeline.InferenceOptions(bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable)
+    options = pipeline.InferenceOptions(
+        bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable, extraPythonPath=WORKER_PYTHONPATH
+    )
     job = pipeline.InferenceJob(segmentation_node, options, segmentName="organ").start().wait(timeout=120)
     assert job.error is None, job.error
     outputs = job.loadOutputs()
@@ -157,22 +160,70 @@ def test_a_segment_without_reference_volume_is_the_results_grid(scene, tmp_path,
     wrong.cleanup()
 
 
-def test_save_as_dicom_asks_the_worker_and_skips_the_import_without_a_dicom_module(scene, input_volume, tmp_path):
-    bundle = testing.writeTinyBundle(tmp_path / "bundle")
-    options = pipeline.InferenceOptions(bundlePath=str(bundle), runner=testing.RUNNER, python=sys.executable,
-                                        saveDicom=True)  # fmt: skip
-    job = pipeline.InferenceJob(input_volume, options).start().wait(timeout=120)
+class DicomDatabase:
+    """``ctkDICOMDatabase.fileForInstance`` (SOP Instance UID -> file, "" when unknown), for a DICOM-loaded node."""
+
+    def __init__(self, files: dict):
+        self.files, self.isOpen = files, True
+
+    def fileForInstance(self, uid):  # noqa: N802 (ctkDICOMDatabase's name)
+        return self.files.get(uid, "")
+
+
+def dicom_params(volume, bundle):
+    return SimpleNamespace(inputVolume=volume, inputSegmentation=None, inputSegmentName="", bundlePath=bundle,
+                           device="cpu", heatmapMethod="gradcam", trustBundle=False, saveDicom=True,
+                           opacity=0.5, threshold=0.2, colorMap="Inferno", outputHeatmap=None, outputTable=None,
+                           outputSegmentation=None)  # fmt: skip
+
+
+def dicom_logic(database=None):
+    logic = core.BundleExplorerCore()
+    logic.runOverrides = {"runner": testing.RUNNER, "python": sys.executable, "extraPythonPath": WORKER_PYTHONPATH}
+    logic.dicomDatabase = database
+    return logic
+
+
+def test_save_as_dicom_sends_the_nodes_dicom_files_as_the_source(scene, input_volume, tmp_path):
+    """A DICOM-loaded node (``DICOM.instanceUIDs``): its files become ``dicom_source``; the sandboxed worker runs."""
+    files = {f"1.2.826.0.1.3680043.8.498.{index}": tmp_path / "series" / f"IM{index}.dcm" for index in (1, 2, 3)}
+    for path in files.values():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"\0" * 128 + b"DICM")  # the worker's sandbox must let it read them
+    input_volume.SetAttribute("DICOM.instanceUIDs", " ".join(files))
+    logic = dicom_logic(DicomDatabase({uid: str(path) for uid, path in files.items()}))
+    job = logic.startInference(dicom_params(input_volume, testing.writeTinyBundle(tmp_path / "bundle")))
+    job.wait(timeout=120)
     request = json.loads((job.workDir / "request.json").read_text())
-    assert request["dicom_out"] == str(job.workDir / "dicom")
-    job.dicomFolder.mkdir(exist_ok=True)
-    (job.dicomFolder / "seg.dcm").write_bytes(b"written by the worker (monai_ext) in a real run")
-    outputs = job.loadOutputs()
-    assert outputs.dicomFolder == str(job.dicomFolder)
-    assert core.BundleExplorerCore().importDicomFolder(outputs.dicomFolder) is False  # no DICOM module here
+    assert request["dicom_out"] == str(job.workDir / "dicom") and request["trusted"] is False
+    assert request["dicom_source"] == [str(path) for path in files.values()]  # in the node's instance order
+    assert job.error is None, job.error
+    outputs = logic.loadResults(job, dicom_params(input_volume, None))
+    assert outputs.dicomNote == "" and outputs.dicomImported is False  # the stand-in writes no DICOM; no module
     job.cleanup()
-    plain = pipeline.InferenceJob(input_volume, pipeline.InferenceOptions(bundlePath=str(bundle)))
-    assert "dicom_out" not in plain._request(inputPath="x")
-    plain.cleanup()
+
+
+def test_save_as_dicom_without_a_dicom_volume_says_why_and_asks_for_none(scene, input_volume, tmp_path):
+    bundle = testing.writeTinyBundle(tmp_path / "bundle")
+    cases = {
+        "not from DICOM": (None, "DICOM results need a volume loaded from Slicer's DICOM database"),
+        "database gone": ("1.2.3.4", "DICOM results were not written: Slicer's DICOM database is not open"),
+        "file gone": ("1.2.3.4 1.2.3.5", "1 of the 2 DICOM files of input are no longer in the DICOM database"),
+    }
+    for name, (uids, message) in cases.items():
+        input_volume.SetAttribute("DICOM.instanceUIDs", uids)  # None removes the attribute
+        known = {"1.2.3.4": str(tmp_path / "bundle" / "LICENSE")} if name == "file gone" else None
+        logic = dicom_logic(DicomDatabase(known) if known else None)
+        job = logic.startInference(dicom_params(input_volume, bundle)).wait(timeout=120)
+        request = json.loads((job.workDir / "request.json").read_text())
+        assert "dicom_out" not in request and "dicom_source" not in request, name
+        assert job.error is None, job.error
+        outputs = logic.loadResults(job, dicom_params(input_volume, None))
+        assert message in outputs.dicomNote, (name, outputs.dicomNote)
+        status = panel.PanelController(None, logic, None).doneMessage(outputs, job)
+        assert status.startswith("Done.") and message in status and "sandbox: " in status, status
+        job.cleanup()
+    assert "the segmentation has no reference volume" in dicomProvenance.dicomSourceOf(None).reason
 
 
 def test_alignment_helper_matches_the_oblique_grid(input_volume):

@@ -10,7 +10,10 @@ ModifiedEvent would call it. Screenshots of each state go to ``tests/artifacts/s
 from __future__ import annotations
 
 import ast
+import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,11 +27,11 @@ from .conftest import require_slicer_core
 slicer = require_slicer_core()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is part of requirements/slicer-core.txt")
-from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, results, segmentations, testing  # noqa: E402
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
 from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE  # noqa: E402
-from .conftest import add_volume, scene_snapshot  # noqa: E402
+from .conftest import WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 
 CHOICES = {
     "device": ["auto", "cpu", "cuda"],
@@ -97,6 +100,8 @@ class Panel:
             combo, node = getattr(self.ui, name + "Selector"), getattr(self.params, name)
             combo.clear()
             combo.addItem(node.GetName() if node is not None else "None")
+        self.ui.trustBundleCheckBox.setChecked(bool(self.params.trustBundle))  # connectGui's checkbox bindings
+        self.ui.saveDicomCheckBox.setChecked(bool(self.params.saveDicom))
         path = self.params.bundlePath
         self.ui.bundlePathLineEdit.setText(str(path) if locations.isSetPath(path) else "")
         for name, choices in CHOICES.items():  # connectGui fills Choice fields' combo boxes and selects the value
@@ -153,7 +158,7 @@ def setting_up(app, scene, tmp_path):
     testing.writeTinyBundle(bundles / "tiny_mask_bundle", maskInput=True)
     logic = core.BundleExplorerCore(settings=Settings({locations.USER_BUNDLE_FOLDER: str(bundles)}))
     logic.workerPython = sys.executable  # numpy + nibabel: enough for the stand-in runner
-    logic.runOverrides = {"runner": testing.RUNNER}
+    logic.runOverrides = {"runner": testing.RUNNER, "extraPythonPath": WORKER_PYTHONPATH}
     k, j, i = np.meshgrid(np.arange(12), np.arange(14), np.arange(16), indexing="ij")
     volume = add_volume(scene, (i * 10.0 + j + 0.5 * k).astype(np.float32), np.diag([1.5, 1.0, 2.0, 1.0]), "CT")
     slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene)  # Slicer's scene always has it
@@ -218,6 +223,8 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
     view.click(ui.applyButton)
     view.wait_until(lambda: not view.controller.running)
     assert ui.statusLabel.text().startswith("Done.") and "2 segments" in ui.statusLabel.text()
+    sandbox = results.protectionsSummary(view.controller.job.result)  # the untrusted run's worker was sandboxed
+    assert sandbox.startswith("sandbox: ") and sandbox in ui.statusLabel.text()
     outputs = view.controller.outputs
     result = outputs.segmentationNodes["segmentation"]
     assert segmentations.segmentNames(result) == ["low", "high"]
@@ -292,3 +299,75 @@ def test_cleanup_stops_the_timer_and_the_worker(setting_up):
     worker.wait(timeout=20)
     assert not worker.isRunning()
     view.controller.job.cleanup()
+
+
+SERIES_SCRIPT = """
+import json, sys
+from pathlib import Path
+import pydicom
+from monai_ext.io.dicom.load import load_dicom_series
+from monai_ext.io.nifti import save_nifti
+save_nifti(load_dicom_series(sys.argv[1]), sys.argv[2], sidecar=False)
+headers = {p: pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(Path(sys.argv[1]).iterdir()) if p.is_file()}
+first = next(iter(headers.values()))
+print(json.dumps({"instances": [[str(ds.SOPInstanceUID), str(p)] for p, ds in headers.items()],
+                  "study": str(first.StudyInstanceUID), "series": str(first.SeriesInstanceUID)}))
+"""
+REFERENCES_SCRIPT = """
+import json, sys
+from pathlib import Path
+import pydicom
+def uids(dataset, found):
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                found.update([str(item.SeriesInstanceUID)] if "SeriesInstanceUID" in item else [])
+                uids(item, found)
+    return found
+out = {}
+for path in sorted(Path(sys.argv[1]).rglob("*.dcm")):
+    ds = pydicom.dcmread(path)
+    out[path.name] = {"modality": ds.Modality, "study": ds.StudyInstanceUID, "referenced": sorted(uids(ds, set()))}
+print(json.dumps(out))
+"""
+
+
+def main_python_json(python, script, *args):
+    """Run ``script`` in the main venv (pydicom, monai_ext) and return its JSON output."""
+    env = {"PYTHONPATH": WORKER_PYTHONPATH[0], "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(python), "-c", script, *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=180, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.realdata
+def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, scene, tmp_path, mr_t1_sag):
+    """The real runner, untrusted (sandboxed worker), on a DICOM-loaded node with "Save results as DICOM" on."""
+    python = real_worker_python()
+    series = main_python_json(python, SERIES_SCRIPT, mr_t1_sag, tmp_path / "t1.nii.gz")
+    instances = series["instances"]
+    volume = mrmlAdapter.loadVolumeFile(str(tmp_path / "t1.nii.gz"), "T1 sag", scene=scene)
+    volume.SetAttribute("DICOM.instanceUIDs", " ".join(uid for uid, _ in instances))  # as Slicer's DICOM module
+    logic = core.BundleExplorerCore(settings=Settings())
+    logic.workerPython, logic.runOverrides = str(python), {"extraPythonPath": WORKER_PYTHONPATH}
+    logic.dicomDatabase = SimpleNamespace(isOpen=True, fileForInstance=dict(instances).get)
+    imported = tmp_path / "imported"
+    logic.importDicomFolder = lambda folder: bool(shutil.copytree(folder, imported))  # Slicer's import copies
+    view = Panel(logic, parameter_node(), scene)
+    view.pick_bundle("adrenal_hyperplasia_classifier_3d")
+    view.choose(inputVolume=volume, device="cpu", saveDicom=True)
+    assert view.params.trustBundle is False
+    view.click(view.ui.applyButton)
+    view.wait_until(lambda: not view.controller.running, timeout=300)
+    status, job = view.ui.statusLabel.text(), view.controller.job
+    assert status.startswith("Done.") and "DICOM results imported." in status, (status, job.error)
+    protections = job.result["protections"]
+    assert protections["sandboxed"] is True and job.result["bundle"]["trusted"] is False
+    active = len(protections["active"])
+    assert f"sandbox: {active}/{len(protections['items'])} protections active" in status
+    written = main_python_json(python, REFERENCES_SCRIPT, imported)  # what the worker wrote, then "imported"
+    assert {info["modality"] for info in written.values()} >= {"SEG", "SR"}, written
+    for name, info in written.items():  # each result belongs to the study and references the source series
+        assert info["study"] == series["study"] and series["series"] in info["referenced"], (name, info)
+    view.screenshot("6-dicom-sandboxed")
