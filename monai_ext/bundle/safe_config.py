@@ -36,7 +36,7 @@ from monai_ext.bundle.errors import (
     UntrustedCodeError,
 )
 from monai_ext.bundle.policy import ArgRule, Policy, ReviewedClass, load_policy
-from monai_ext.bundle.policy.kinds import check_value
+from monai_ext.bundle.policy.kinds import check_product, check_value
 from monai_ext.bundle.safe_expr import (
     REFS_NAME,
     ExpressionContext,
@@ -138,6 +138,7 @@ class _SafeComponent(ConfigComponent):
             for name, value in args.items():
                 _check_argument(entry, name)
                 check_value(entry.args[name], value, self.context.policy)
+            check_product(entry.bounded_product, args, self.context.policy)
             if entry.role == "network":
                 _check_parameters(entry, args, self.context.policy, self.context.parameter_budget)
         except UnsafeExpressionError as err:

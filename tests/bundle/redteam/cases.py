@@ -582,6 +582,31 @@ def sliding_window_roi(ctx: Context) -> Case:
 
 
 @case("exhaustion")
+def sliding_window_batch(ctx: Context) -> Case:
+    """Each window within the size cap, but 64 of them at once: 64 x 400^3 voxels."""
+    bundle = ctx.bundle("sliding_batch")
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "SlidingWindowInferer", "roi_size": [400, 400, 400],
+                                                     "sw_batch_size": 64}))  # fmt: skip
+    return refused({"action": "get:inferer", "bundle": str(bundle)}, "UntrustedCodeError", "roi_size x sw_batch_size")
+
+
+@case("exhaustion")
+def divisible_pad(ctx: Context) -> Case:
+    bundle = ctx.bundle("divisible_pad")
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].append({"_target_": "DivisiblePadd", "keys": "image",
+                                                                    "k": 2048}))  # fmt: skip
+    return refused(ctx.run("divisible_pad", bundle), "UntrustedCodeError", "'k'")
+
+
+@case("exhaustion")
+def crop_foreground_margin(ctx: Context) -> Case:
+    bundle = ctx.bundle("crop_margin")
+    crop = {"_target_": "CropForegroundd", "keys": "image", "source_key": "image", "margin": 60000}
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].append(crop))
+    return refused(ctx.run("crop_foreground_margin", bundle), "UntrustedCodeError", "margin")
+
+
+@case("exhaustion")
 def json_deep_nesting(ctx: Context) -> Case:
     bundle = ctx.bundle("deep_json")
     (bundle / "configs" / "inference.json").write_text('{"a": ' + "[" * 200_000 + "]" * 200_000 + "}")
