@@ -21,7 +21,7 @@ from monai_ext.bundle.errors import BundleFileError, BundleLimitError
 
 __all__ = ["MAX_ARCHIVE_ENTRIES", "MAX_EXTRACTED_BYTES", "ExtractedCopy", "extract_bundle"]
 
-MAX_EXTRACTED_BYTES = 2 << 30
+MAX_EXTRACTED_BYTES = 1 << 30  # a 2e8-parameter float32 network (the parameter budget) is 0.8 GB
 MAX_ARCHIVE_ENTRIES = 10_000
 _CHUNK = 1 << 20
 
@@ -72,6 +72,8 @@ def extract_bundle(archive: Path, *, max_bytes: int = MAX_EXTRACTED_BYTES) -> Ex
             members = zf.infolist()
             if len(members) > MAX_ARCHIVE_ENTRIES:
                 raise BundleLimitError(f"the archive holds more than {MAX_ARCHIVE_ENTRIES} entries", archive)
+            if sum(m.file_size for m in members) > max_bytes:  # honest sizes: refused before writing anything
+                raise BundleLimitError(f"the archive declares more than {max_bytes} bytes", archive)
             written = 0
             for member in members:
                 written = _extract_one(zf, member, copy.path, archive, written, max_bytes)

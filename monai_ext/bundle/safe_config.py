@@ -36,7 +36,7 @@ from monai_ext.bundle.errors import (
     UntrustedCodeError,
 )
 from monai_ext.bundle.policy import ArgRule, Policy, ReviewedClass, load_policy
-from monai_ext.bundle.policy.kinds import check_value
+from monai_ext.bundle.policy.kinds import check_product, check_value
 from monai_ext.bundle.safe_expr import (
     REFS_NAME,
     ExpressionContext,
@@ -47,7 +47,7 @@ from monai_ext.bundle.safe_expr import (
     evaluate_expression,
 )
 
-__all__ = ["KEY_ROLES", "BundleConfig", "check_target", "reviewed_class"]
+__all__ = ["KEY_ROLES", "VALUE_ROLE", "BundleConfig", "check_target", "reviewed_class"]
 
 KEY_ROLES = {
     "network_def": "network",
@@ -57,6 +57,7 @@ KEY_ROLES = {
     "postprocessing": "transform",
     "inferer": "inferer",
 }
+VALUE_ROLE = "value"  # any other key: plain values only, nothing is built (no network behind voxel_size_mm)
 META_KEYS = ("_target_", "_disabled_", "_desc_", "_mode_")
 MAX_REFERENCE_DEPTH = 64
 _LOCATOR = ComponentLocator()
@@ -137,6 +138,7 @@ class _SafeComponent(ConfigComponent):
             for name, value in args.items():
                 _check_argument(entry, name)
                 check_value(entry.args[name], value, self.context.policy)
+            check_product(entry.bounded_product, args, self.context.policy)
             if entry.role == "network":
                 _check_parameters(entry, args, self.context.policy, self.context.parameter_budget)
         except UnsafeExpressionError as err:
@@ -245,8 +247,13 @@ class BundleConfig:
     def __contains__(self, key: str) -> bool:
         return ReferenceResolver.normalize_id(key) in self._resolver.items
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, *, role: str | None = None) -> Any:
         """The resolved (instantiated) content of ``key``; untrusted keys are audited first.
+
+        Args:
+            key: the config key (``"network_def"``, ``"preprocessing::transforms::0"``).
+            role: what the key may build when untrusted: ``"network"``, ``"transform"``, ``"inferer"`` or
+                ``"value"`` (nothing). Default: :data:`KEY_ROLES`, and ``"value"`` for any other key.
 
         Raises:
             KeyError: no such key.
@@ -256,7 +263,7 @@ class BundleConfig:
         if key not in self:
             raise KeyError(f"{self.path}: no key {key!r}")
         if not self.trusted:
-            self.audit(key)
+            self.audit(key, role=role)
         try:
             return self._resolver.get_resolved_content(key)
         except ExpressionLimitError as err:
@@ -278,19 +285,20 @@ class BundleConfig:
                 ) from err
             raise
 
-    def audit(self, *keys: str) -> None:
+    def audit(self, *keys: str, role: str | None = None) -> None:
         """Check ``keys`` and everything they reference against the safe rules, without running anything.
 
-        A key of :data:`KEY_ROLES` (and everything it references) may only build classes of that role.
+        A key (and everything it references) may only build classes of its role: ``role``, else its
+        :data:`KEY_ROLES` entry, else none at all (plain values).
 
         Raises:
             UntrustedCodeError: names the file, the key and what is refused.
             BundleConfigError: a referenced key does not exist.
         """
-        pending = deque((ReferenceResolver.normalize_id(k), KEY_ROLES.get(k), 0) for k in keys)
+        pending = deque((ReferenceResolver.normalize_id(k), role or KEY_ROLES.get(k, VALUE_ROLE), 0, k) for k in keys)
         seen: set[tuple[str, str | None]] = set()
         while pending:  # breadth first: the nearest offending item is the one reported
-            key, role, depth = pending.popleft()
+            key, role, depth, root = pending.popleft()
             item = self._resolver.items.get(key)
             if (key, role) in seen:
                 continue
@@ -307,13 +315,17 @@ class BundleConfig:
                 raise BundleConfigError(f"key {key!r}: {str(err).strip(chr(34))}", self.path) from err
             except UnsafeExpressionError as err:
                 shown = str(item.get_config())[:120]
-                raise UntrustedCodeError(f"untrusted bundle, key {key!r} ({shown}): {err}", self.path) from err
+                via = "" if key.startswith(root) else f", referenced from key {root!r}"
+                message = f"untrusted bundle, key {key!r} ({shown}){via}: {err}"
+                raise UntrustedCodeError(message, self.path) from err
             refs = ReferenceResolver.find_refs_in_config(item.get_config(), key)
-            pending.extend((ref, role, depth + 1) for ref in refs)
+            pending.extend((ref, role, depth + 1, root) for ref in refs)
 
     def _audit_item(self, item: ConfigItem, role: str | None) -> None:
         config = item.get_config()
         if isinstance(item, ConfigComponent):
+            if role == VALUE_ROLE:
+                raise UnsafeExpressionError(f"builds {config.get('_target_')!r:.80}, but this key may only hold values")
             entry = reviewed_class(config.get("_target_"), role=role, policy=self._context.policy)
             if config.get("_mode_", "default") != "default":
                 raise UnsafeExpressionError(f"_mode_ {config['_mode_']!r} is not allowed")

@@ -28,13 +28,14 @@ from monai_ext.bundle.errors import BundleFileError, BundleLimitError
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_DEPTH", "json_depth", "read_untrusted_config", "yaml_depth"]
 
-MAX_CONFIG_BYTES = 8 << 20
+MAX_CONFIG_BYTES = 4 << 20
 MAX_DEPTH = 64
 MAX_EXPANDED_DEPTH = 128
 MAX_MACROS = 256
-MAX_NODES = 1_000_000
+MAX_NODES = 100_000  # values after macro expansion: MONAI makes one ConfigItem of each
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\Z)', re.DOTALL)  # never fails once started: linear
+# a string, possessively (no backtracking): it cannot fail once started, so the scan stays linear
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _SEP = "::"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _REFUSED_TOKENS = (yaml.AliasToken, yaml.AnchorToken, yaml.TagToken, yaml.DirectiveToken)
@@ -187,6 +188,8 @@ class _Expansion:
         if file_name:
             content = self.file(file_name, item_id, text)
         for part in [p for p in target.split(_SEP) if p] if target else []:
+            if isinstance(content, str) and content.startswith("%"):  # through a macro not expanded yet
+                content = self.macro(content, item_id)
             try:
                 content = content[int(part)] if isinstance(content, list) else content[part]
             except (KeyError, IndexError, ValueError, TypeError):

@@ -62,6 +62,8 @@ class ReviewedClass:
         cls: the class.
         probe: for a generator, the argument giving its latent size: a ``(1, latent)`` input is run through
             the network on the meta device and the size of what it generates is bounded like any spatial size.
+        bounded_product: arguments whose values multiply into one allocation (a sliding window's roi voxels
+            times its batch); their product is bounded by :attr:`Limits.max_voxels`.
     """
 
     path: str
@@ -71,6 +73,7 @@ class ReviewedClass:
     refused: Mapping[str, str]
     cls: type
     probe: str | None = None
+    bounded_product: tuple[str, ...] = ()
 
     @property
     def defining_path(self) -> str:
@@ -172,7 +175,10 @@ def _entry(path: str, dotted: str, role: str, body: Mapping[str, Any], kinds: tu
     probe = body.get("probe")
     if probe is not None and probe not in args:
         raise PolicyFileError(f"{path}: {dotted}: probe {probe!r} is not an admitted argument")
-    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls, probe)
+    product = tuple(body.get("bounded_product") or ())
+    if not set(product) <= set(args):
+        raise PolicyFileError(f"{path}: {dotted}: bounded_product {product} names arguments it does not admit")
+    return ReviewedClass(dotted, role, str(body.get("review", "")), args, refused, cls, probe, product)
 
 
 def _locate(path: str, dotted: str, role: str) -> type:

@@ -20,7 +20,7 @@ from monai_ext.bundle.safe_expr import UnsafeExpressionError
 if TYPE_CHECKING:
     from monai_ext.bundle.policy.allowlist import ArgRule, Policy
 
-__all__ = ["KINDS", "MAX_DATA_ITEMS", "check_value"]
+__all__ = ["KINDS", "MAX_DATA_ITEMS", "check_product", "check_value"]
 
 MAX_DATA_ITEMS = 10_000
 MAX_TEXT = 64
@@ -44,6 +44,29 @@ def check_value(rule: ArgRule, value: Any, policy: Policy) -> None:
         _CHECKS[rule.kind](rule, value, policy)
     except _RefusedError as err:
         raise UnsafeExpressionError(f"argument {rule.name!r} ({rule.kind}): {err}") from None
+
+
+def check_product(names: Sequence[str], args: Mapping[str, Any], policy: Policy) -> None:
+    """Refuse arguments whose values multiply beyond ``policy.limits.max_voxels`` (a single number of a
+    ``size`` broadcasts to three axes). Run after :func:`check_value`, so the values are plain numbers.
+
+    Raises:
+        UnsafeExpressionError: names the arguments and the product.
+    """
+    total = 1
+    for name in names:
+        value = args.get(name)
+        if value is None:
+            continue
+        leaves = [int(v) for v in _leaves(value)]
+        for leaf in leaves:
+            total *= max(leaf, 1)
+        if len(leaves) == 1 and not isinstance(value, list | tuple) and name.endswith(("size", "roi_size")):
+            total *= max(leaves[0], 1) ** 2
+    if total > policy.limits.max_voxels:
+        raise UnsafeExpressionError(
+            f"{' x '.join(names)} come to {total} voxels at once, more than the limit of {policy.limits.max_voxels}"
+        )
 
 
 class _RefusedError(Exception):

@@ -491,6 +491,23 @@ def generator_output_size(ctx: Context) -> Case:
 
 
 @case("exhaustion")
+def networks_behind_a_value(ctx: Context) -> Case:
+    """Networks within the budget, built from a key the runner reads as a number: nothing may be built there."""
+    bundle = ctx.bundle("networks_behind_value", GAN)
+
+    def plant(c: dict[str, Any]) -> None:
+        for i in range(8):
+            c[f"big{i}"] = {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 1,
+                            "channels": [2000, 2000], "strides": [2]}  # fmt: skip
+        c["voxel_size_mm"] = [f"@big{i}" for i in range(8)]
+
+    edit(bundle, plant)
+    request = ctx.run("networks_behind_a_value", bundle)
+    request["request"].pop("inputPath")
+    return refused(request, "UntrustedCodeError", "may only hold values", "voxel_size_mm")
+
+
+@case("exhaustion")
 def latent_channels(ctx: Context) -> Case:
     bundle = ctx.bundle("latent_channels", GAN)
     edit(bundle, lambda m: m["network_data_format"]["inputs"]["latent"].__setitem__("num_channels", 20_000_000_000),
@@ -565,6 +582,31 @@ def sliding_window_roi(ctx: Context) -> Case:
 
 
 @case("exhaustion")
+def sliding_window_batch(ctx: Context) -> Case:
+    """Each window within the size cap, but 64 of them at once: 64 x 400^3 voxels."""
+    bundle = ctx.bundle("sliding_batch")
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "SlidingWindowInferer", "roi_size": [400, 400, 400],
+                                                     "sw_batch_size": 64}))  # fmt: skip
+    return refused({"action": "get:inferer", "bundle": str(bundle)}, "UntrustedCodeError", "roi_size x sw_batch_size")
+
+
+@case("exhaustion")
+def divisible_pad(ctx: Context) -> Case:
+    bundle = ctx.bundle("divisible_pad")
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].append({"_target_": "DivisiblePadd", "keys": "image",
+                                                                    "k": 2048}))  # fmt: skip
+    return refused(ctx.run("divisible_pad", bundle), "UntrustedCodeError", "'k'")
+
+
+@case("exhaustion")
+def crop_foreground_margin(ctx: Context) -> Case:
+    bundle = ctx.bundle("crop_margin")
+    crop = {"_target_": "CropForegroundd", "keys": "image", "source_key": "image", "margin": 60000}
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].append(crop))
+    return refused(ctx.run("crop_foreground_margin", bundle), "UntrustedCodeError", "margin")
+
+
+@case("exhaustion")
 def json_deep_nesting(ctx: Context) -> Case:
     bundle = ctx.bundle("deep_json")
     (bundle / "configs" / "inference.json").write_text('{"a": ' + "[" * 200_000 + "]" * 200_000 + "}")
@@ -610,7 +652,7 @@ def macro_bomb(ctx: Context) -> Case:
             c[f"m{i}"] = [f"%m{i - 1}", f"%m{i - 1}"]
 
     edit(bundle, plant)
-    return refused(ctx.run("macro_bomb", bundle), "BundleLimitError", "macros")
+    return refused(ctx.run("macro_bomb", bundle), "BundleLimitError", "more than")
 
 
 @case("exhaustion")
@@ -625,6 +667,22 @@ def oversized_config(ctx: Context) -> Case:
     bundle = ctx.bundle("oversized")
     edit(bundle, lambda c: c.__setitem__("padding", "x" * (9 << 20)))
     return refused(ctx.run("oversized_config", bundle), "BundleLimitError", "MiB")
+
+
+@case("exhaustion")
+def many_values(ctx: Context) -> Case:
+    """150,000 values in 1 MB: MONAI's parser would make a ConfigItem of each."""
+    bundle = ctx.bundle("many_values")
+    edit(bundle, lambda c: c.__setitem__("padding", list(range(150_000))))
+    return refused(ctx.run("many_values", bundle), "BundleLimitError", "values")
+
+
+@case("exhaustion")
+def json_backslash_run(ctx: Context) -> Case:
+    """A quote followed by 3 MB of backslashes: a naive string regex in the depth scan would be quadratic."""
+    bundle = ctx.bundle("backslash_run")
+    (bundle / "configs" / "inference.json").write_text('"\\' * 1_500_000)
+    return refused(ctx.run("json_backslash_run", bundle), "BundleFileError", "not valid JSON")
 
 
 @case("exhaustion")
@@ -646,7 +704,7 @@ def zip_bomb(ctx: Context) -> Case:
             for _ in range(128):
                 sink.write(block)
     return refused({"action": "load", "bundle": str(archive), "kwargs": {"max_extracted_bytes": 32 << 20}},
-                   "BundleLimitError", "expands to more than")  # fmt: skip
+                   "BundleLimitError", "more than")  # fmt: skip
 
 
 # ---- tracebacks that must be typed errors -------------------------------------------------------------

@@ -89,6 +89,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             connected = []
     finally:
         listener.close()
+    if report := os.environ.get("MONAI_EXT_REDTEAM_REPORT"):  # per-case outcome, time and memory, for the notes
+        attacks = {name: attack for name, (attack, _) in CASES.items()}
+        Path(report).write_text(json.dumps([r | {"attack": attacks.get(r["name"])} for r in records], indent=1))
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     changed -= {"plan_hostile.json", "plan_harmless.json", "results_hostile.jsonl", "results_harmless.jsonl"}
     return {"cases": {c["name"]: c for c in cases}, "records": {r["name"]: r for r in records},
