@@ -55,9 +55,9 @@ def test_infer_writes_the_segmentation_and_prints_volumes(
 def test_infer_with_too_few_channels_names_them(
     tmp_path: Path, ct_crop: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bundle = zoo_copy("brats_mri_segmentation", tmp_path / "brats")
+    bundle = zoo_copy("brats_mri_segmentation", tmp_path / "brats")  # the first run: both paths read in the sandbox
     args = ["infer", str(ct_crop), str(ct_crop), "--bundle", str(bundle), "--out", str(tmp_path / "out")]
     assert main(args) == 2
     assert "0=T1c, 1=T1, 2=T2, 3=FLAIR; got 2" in capsys.readouterr().err
-    assert main([*args[:1], "--channel", "T1c=" + str(ct_crop), *args[3:]]) == 2
+    assert main([*args[:1], "--channel", "T1c=" + str(ct_crop), *args[3:], "--no-sandbox"]) == 2
     assert "missing channel(s) ['T1', 'T2', 'FLAIR']" in capsys.readouterr().err
