@@ -23,7 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("monai_ext.cli.demo", "run the main job on an embedded example (no data needed)"),
     "bundle": ("monai_ext.cli.bundle", "work with MONAI bundles"),
     "infer": ("monai_ext.cli.infer", "run a bundle on a volume or a folder of volumes"),
-    "sample": ("monai_ext.cli.sample", "write the embedded sample volume (GAN-generated adrenal mask)"),
+    "sample": (
+        "monai_ext.cli.sample",
+        "write the embedded sample: an abdomen-like CT with both adrenal glands segmented",
+    ),
     "pacs": ("monai_ext.cli.pacs", "query, pull from and push to a PACS (DICOMweb or DIMSE)"),
 }
 
