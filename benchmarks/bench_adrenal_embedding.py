@@ -7,9 +7,9 @@ Run from the repository root (needs ``../shared/data/medmnist3d``)::
 
 Each AdrenalMNIST3D val case (a 64 mm cube at 1 mm) is embedded, with a second val case as the other gland, in
 one label map on a scanner-like grid (default 0.7 x 0.7 x 2.5 mm, 300 x 300 x 120, tilted by a random rotation of
-up to 25 degrees about each axis, the pair 70 mm apart, placed at random in the middle of the grid). The shipped classifier bundle then runs
-through :mod:`monai_ext.bundle.per_label` (one run per label: the dataset's recipe crops the cube again) and the
-numbers are compared with the same bundle on the native cube:
+up to 25 degrees about each axis, the pair 70 mm apart, placed at random in the middle of the grid). The shipped
+classifier bundle then runs through :mod:`monai_ext.bundle.per_label` (one run per label: the dataset's recipe crops
+the cube again) and the numbers are compared with the same bundle on the native cube:
 
 * probabilities: the median, 90th percentile and maximum of ``|p_embedded - p_native|`` (hyperplasia), and the
   share of cases within 0.02; the val AUC of both;
