@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dicom_load.py
 	$(BIN)/python benchmarks/bench_gradcam.py
 	$(BIN)/python benchmarks/bench_infer.py
+	$(BIN)/python benchmarks/bench_adrenal_embedding.py
+	$(BIN)/python benchmarks/bench_autoencoder_scores.py
 
 clean:
 	rm -rf $(VENV) .venv-slicer demo_output .pytest_cache .mypy_cache .ruff_cache

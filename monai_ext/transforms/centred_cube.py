@@ -22,11 +22,17 @@ from monai.utils import ensure_tuple_rep
 __all__ = ["CentredCube", "CentredCubed", "centre_of_mass", "cube_affine"]
 
 
-def centre_of_mass(img: MetaTensor) -> np.ndarray:
+def as_meta(img: torch.Tensor | np.ndarray) -> MetaTensor:
+    """``img`` as a MetaTensor; a plain array or tensor gets the identity affine (1 mm voxels along R, A, S)."""
+    return img if isinstance(img, MetaTensor) else MetaTensor(torch.as_tensor(img))
+
+
+def centre_of_mass(img: torch.Tensor | np.ndarray) -> np.ndarray:
     """World position (mm, the MetaTensor's space) of the value-weighted centre of the first channel.
 
     Args:
-        img: ``(C, I, J, K)`` with its voxel-to-world ``affine``; negative values count as zero.
+        img: ``(C, I, J, K)`` with its voxel-to-world ``affine`` (a plain tensor: identity); negative values count
+            as zero.
 
     Raises:
         ValueError: the first channel holds no positive value.
@@ -37,7 +43,8 @@ def centre_of_mass(img: MetaTensor) -> np.ndarray:
         >>> centre_of_mass(m).tolist()
         [2.0, 4.0, 6.0]
     """
-    weights = torch.as_tensor(img).as_subclass(torch.Tensor)[0].double().clamp(min=0)
+    img = as_meta(img)
+    weights = img.as_tensor()[0].double().clamp(min=0)
     total = float(weights.sum())
     if total <= 0:
         raise ValueError("the mask is empty: no foreground to centre the cube on")
@@ -118,12 +125,13 @@ class CentredCube(InvertibleTransform):
         self._resample = SpatialResample(mode=mode, padding_mode="zeros", align_corners=False, dtype=np.float64)
 
     def __call__(self, img: torch.Tensor, centre: Sequence[float] | np.ndarray | None = None) -> MetaTensor:
-        """Resample ``img`` (a MetaTensor with its affine) onto the cube around ``centre`` (world mm).
+        """Resample ``img`` (a MetaTensor with its affine; a plain tensor: identity) onto the cube around ``centre``.
+
+        ``centre`` is in world mm.
 
         ``centre`` defaults to :func:`centre_of_mass` of ``img``'s first channel.
         """
-        if not isinstance(img, MetaTensor):
-            raise TypeError("CentredCube needs a MetaTensor: the cube is placed in world coordinates (its affine)")
+        img = as_meta(img)
         world = centre_of_mass(img) if centre is None else np.asarray(centre, dtype=np.float64)
         space = str(img.meta.get("space", "RAS"))
         affine = _snap(cube_affine(world, self.spacing, self.centre_voxel, space), np.asarray(img.affine, np.float64))

@@ -181,7 +181,7 @@ def test_train_mlflow_evaluate_inference_realism_map(small_adrenal_npz: Path, tm
         assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
     sample = nib.load(runs[0] / "sample_0000.nii.gz")
     assert sample.shape == (32, 32, 32) and sample.get_data_dtype() == np.float32
-    np.testing.assert_allclose(sample.affine, np.eye(4))
+    np.testing.assert_allclose(sample.affine, np.diag([2.0, 2.0, 2.0, 1.0]))  # the 64 mm training cube at 2 mm
     values = np.asarray(sample.dataobj)
     assert values.min() >= 0 and values.max() <= 1
 

@@ -84,8 +84,13 @@ def test_dictionary_twin_places_every_key_by_the_mask(oblique: MetaTensor) -> No
     assert set(torch.unique(out["mask"]).tolist()) <= {0.0, 1.0}
 
 
-def test_empty_mask_and_plain_tensors_are_refused() -> None:
+def test_empty_mask_is_refused_and_a_plain_tensor_has_the_identity_affine() -> None:
     with pytest.raises(ValueError, match="empty"):
         CentredCube()(MetaTensor(torch.zeros(1, 4, 4, 4)))
-    with pytest.raises(TypeError, match="MetaTensor"):
-        CentredCube()(torch.ones(1, 4, 4, 4))
+    plain = torch.zeros(1, 10, 10, 10)
+    plain[0, 2:5, 3:6, 4:7] = 1.0
+    cube = CentredCube(spatial_size=(7, 7, 7))(plain)  # centre of mass (3, 4, 5) at the middle voxel 3
+    np.testing.assert_allclose(
+        cube.affine.numpy(), np.array([[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 2], [0, 0, 0, 1.0]])
+    )
+    assert float(cube.sum()) == pytest.approx(27.0)
