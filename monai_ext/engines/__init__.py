@@ -19,6 +19,7 @@ from monai_ext.engines.reconstruction_loss import ReconstructionLoss
 from monai_ext.engines.resume import ResumeCheckpoint
 from monai_ext.engines.segmentation_report import SegmentationReport, summarize_cases, write_segmentation_report
 from monai_ext.engines.time_budget import TimeBudget
+from monai_ext.engines.time_cosine_lr import TimeCosineLR
 from monai_ext.engines.transfer import BackboneFreezer, PretrainedReport, load_pretrained
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ResumeCheckpoint",
     "SegmentationReport",
     "TimeBudget",
+    "TimeCosineLR",
     "amp_enabled",
     "axial_overlay_row",
     "class_weights",
