@@ -29,6 +29,7 @@ def centre_of_mass(img: MetaTensor) -> np.ndarray:
         img: ``(C, I, J, K)`` with its voxel-to-world ``affine``; negative values count as zero.
 
     Raises:
+        TypeError: ``img`` is not a MetaTensor (a plain tensor has no affine: no world position to give).
         ValueError: the first channel holds no positive value.
 
     Example:
@@ -37,6 +38,10 @@ def centre_of_mass(img: MetaTensor) -> np.ndarray:
         >>> centre_of_mass(m).tolist()
         [2.0, 4.0, 6.0]
     """
+    if not isinstance(img, MetaTensor):
+        raise TypeError(
+            f"the cube is placed in world coordinates and needs a MetaTensor with its affine, got {type(img).__name__}"
+        )
     weights = torch.as_tensor(img).as_subclass(torch.Tensor)[0].double().clamp(min=0)
     total = float(weights.sum())
     if total <= 0:
@@ -173,6 +178,12 @@ class CentredCubed(MapTransform, InvertibleTransform):
     def __call__(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
         """Return a shallow copy of ``data`` with every key on the cube."""
         d = dict(data)
+        for key in self.key_iterator(d):
+            if not isinstance(d[key], MetaTensor):
+                raise TypeError(
+                    f"CentredCubed: {key!r} is a {type(d[key]).__name__}, not a MetaTensor: the cube is placed in"
+                    " world coordinates, so every key needs its affine (load it with LoadImaged)"
+                )
         centre = centre_of_mass(d[self.mask_key])
         for key in self.key_iterator(d):
             d[key] = self.transforms[key](d[key], centre=centre)

@@ -11,6 +11,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor
 from torch import nn
 
 from monai_ext.bundle import BundleRunner
@@ -23,7 +24,8 @@ def trained_and_input() -> tuple[nn.Module, torch.Tensor]:
     runner = BundleRunner(CLASSIFIER, device="cpu")
     mask = ellipsoid_mask((64, 64, 64), (10.0, 18.0, 7.0))
     mask[:, 40:, :] = 0  # an asymmetric shape
-    prepared = runner.preprocessing({"image": torch.as_tensor(mask)[None]})["image"]
+    image = MetaTensor(torch.as_tensor(mask)[None], affine=torch.eye(4))  # 1 mm RAS, as the runner's loader gives
+    prepared = runner.preprocessing({"image": image})["image"]
     return runner.bundle.network, prepared.as_tensor()[None].float()
 
 

@@ -89,3 +89,5 @@ def test_empty_mask_and_plain_tensors_are_refused() -> None:
         CentredCube()(MetaTensor(torch.zeros(1, 4, 4, 4)))
     with pytest.raises(TypeError, match="MetaTensor"):
         CentredCube()(torch.ones(1, 4, 4, 4))
+    with pytest.raises(TypeError, match="'image' is a Tensor, not a MetaTensor"):
+        CentredCubed(keys="image")({"image": torch.ones(1, 4, 4, 4)})
