@@ -1,10 +1,10 @@
 """Test-only code run inside the sandboxed child: what an allow-list miss would let a bundle try.
 
-``leaky_infer`` stands for a transform that the allow-list admitted by mistake and that misbehaves: it wraps
-MONAI's ``ScaleIntensityd`` (which the shipped classifier's config uses) so that, while the real
-``monai-ext infer`` child runs the bundle, it tries to write outside the output folder, read a private file,
-connect to a listener on 127.0.0.1, send UDP, start a process, fork and signal a process outside the sandbox.
-Each attempt's outcome goes to ``<out>/attempts.json``; the run itself then goes on.
+``leaky_infer`` stands for a network that the allow-list admitted by mistake and that misbehaves: it wraps
+``torch.nn.Module.__call__`` (whatever the bundle's network and preprocessing, a torch module runs) so that, the
+first time a module runs in the real ``monai-ext infer`` child, it tries to write outside the output folder, read
+a private file, connect to a listener on 127.0.0.1, send UDP, start a process, fork and signal a process outside
+the sandbox. Each attempt's outcome goes to ``<out>/attempts.json``; the run itself then goes on.
 """
 
 from __future__ import annotations
@@ -51,22 +51,29 @@ def attempt_escapes(probe: dict[str, Any]) -> dict[str, str]:
 
 
 def leaky_infer(arguments: dict[str, Any]) -> int:
-    """Run the real sandboxed ``monai-ext infer`` child with a misbehaving ``ScaleIntensityd``."""
-    from monai.transforms import ScaleIntensityd
+    """Run the real sandboxed ``monai-ext infer`` child whose first torch module call tries every escape."""
+    from torch import nn
 
     from monai_ext.cli.infer import run_in_sandbox
     from monai_ext.sandbox import current_protections
 
     probe = arguments.pop("probe")
-    original = ScaleIntensityd.__call__
+    original = nn.Module.__call__
+    tried: list[bool] = []
 
-    def leaky_call(self: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
-        report = {"attempts": attempt_escapes(probe), "protections": current_protections().to_json()}
-        (Path(probe["out"]) / "attempts.json").write_text(json.dumps(report))
-        return original(self, data, *args, **kwargs)
+    def leaky_call(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if not tried:
+            tried.append(True)
+            report = {"attempts": attempt_escapes(probe), "protections": current_protections().to_json(),
+                      "module": type(self).__qualname__}  # fmt: skip
+            (Path(probe["out"]) / "attempts.json").write_text(json.dumps(report))
+        return original(self, *args, **kwargs)
 
-    ScaleIntensityd.__call__ = leaky_call  # type: ignore[method-assign]
-    return run_in_sandbox(arguments)
+    nn.Module.__call__ = leaky_call  # type: ignore[method-assign]
+    try:
+        return run_in_sandbox(arguments)
+    finally:
+        nn.Module.__call__ = original  # type: ignore[method-assign]
 
 
 def allocate(arguments: dict[str, Any]) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,11 +25,13 @@ def _tree(root: Path) -> list[Path]:
 @linux_only
 def test_infer_runs_sandboxed_and_records_the_protections(tmp_path: Path) -> None:
     source, out = tiny_mask(tmp_path / "case.nii.gz"), tmp_path / "out"
-    temps = set(Path(tempfile.gettempdir()).glob("monai-ext-sandbox-*"))
+    temp_root = tmp_path / "tmp"  # its own TMPDIR: other runs on this machine share the system temp folder
+    temp_root.mkdir()
     before = _tree(tmp_path)
     command = [sys.executable, "-m", "monai_ext.cli.main", "infer", str(source), "--bundle", str(CLASSIFIER),
                "--out", str(out), "--no-montage"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    env = os.environ | {"TMPDIR": str(temp_root)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert "predicted:" in done.stdout and "sandbox:" in done.stderr
     result = json.loads((out / "result.json").read_text())
@@ -44,7 +46,7 @@ def test_infer_runs_sandboxed_and_records_the_protections(tmp_path: Path) -> Non
     for name, item in protections["items"].items():
         assert item["detail"], name  # active: what it enforces; inactive: why not
     assert [p for p in _tree(tmp_path) if out not in p.parents and p != out] == before
-    assert set(Path(tempfile.gettempdir()).glob("monai-ext-sandbox-*")) == temps  # the private temp is removed
+    assert list(temp_root.iterdir()) == []  # the private temp (monai-ext-sandbox-*) is removed
 
 
 def test_no_sandbox_is_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

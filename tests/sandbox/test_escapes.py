@@ -1,4 +1,4 @@
-"""A misbehaving transform the allow-list let through, inside the real sandboxed ``monai-ext infer`` child.
+"""A misbehaving network the allow-list let through, inside the real sandboxed ``monai-ext infer`` child.
 
 The run goes on (the escapes raise and the hook swallows them) and every escape is blocked by at least one
 active protection; an escape whose protections this kernel lacks is skipped with their reasons.
@@ -48,7 +48,9 @@ def leaky_run(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> d
     before = sorted(p.relative_to(root) for p in root.rglob("*") if out not in p.parents and p != out)
     code = run_sandboxed("tests.sandbox.hooks:leaky_infer", arguments | {"probe": probe}, sandbox_policy(args))
     after = sorted(p.relative_to(root) for p in root.rglob("*") if out not in p.parents and p != out)
-    report = json.loads((out / "attempts.json").read_text())
+    attempts = out / "attempts.json"
+    assert attempts.is_file(), f"the escape hook never ran in the sandboxed child (exit code {code})"
+    report = json.loads(attempts.read_text())
     return {"code": code, "root": root, "out": out, "before": before, "after": after, **report}
 
 
