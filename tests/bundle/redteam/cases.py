@@ -67,8 +67,9 @@ def refused(base: Case, error: str, *match: str) -> Case:
     return base | {"expect": "refused", "error": error, "match": list(match)}
 
 
-def harmless(base: Case) -> Case:
-    return base | {"expect": "ok"}
+def harmless(base: Case, absent: list[Path] | None = None) -> Case:
+    """A run that must succeed; ``absent`` are files the attack aimed at, which must not exist afterwards."""
+    return base | {"expect": "ok", "absent": [str(path) for path in absent or []]}
 
 
 def edit(bundle: Path, change: Callable[[dict[str, Any]], None], name: str = "inference.json") -> Path:
@@ -96,8 +97,9 @@ def save_classification_outside(ctx: Context) -> Case:
     marker = ctx.outside / "written_by_saver"
     edit(bundle, lambda c: add_post(c, {"_target_": "SaveClassificationd", "keys": "pred",
                                         "output_dir": str(marker.parent), "filename": marker.name}))  # fmt: skip
-    return refused(ctx.run("save_classification_outside", bundle), "UntrustedCodeError", "SaveClassificationd",
-                   "postprocessing", "inference.json")  # fmt: skip
+    # the runner writes the outputs itself: a writer at the top of postprocessing is removed before anything is
+    # parsed (monai_ext.bundle.zoo.plan), so it is never built; nothing may appear outside
+    return harmless(ctx.run("save_classification_outside", bundle), absent=[marker])
 
 
 @case("file write")
@@ -105,14 +107,83 @@ def save_classification_defining_path(ctx: Context) -> Case:
     bundle = ctx.bundle("save_classification_path")
     edit(bundle, lambda c: add_post(c, {"_target_": "monai.transforms.post.dictionary.SaveClassificationd",
                                         "keys": "pred", "output_dir": str(ctx.outside)}))  # fmt: skip
-    return refused(ctx.run("save_classification_defining_path", bundle), "UntrustedCodeError", "allow-list")
+    return harmless(ctx.run("save_classification_defining_path", bundle), absent=[ctx.outside / "predictions.csv"])
 
 
 @case("file write")
 def save_image_in_postprocessing(ctx: Context) -> Case:
     bundle = ctx.bundle("save_image")
     edit(bundle, lambda c: add_post(c, {"_target_": "SaveImaged", "keys": "image", "output_dir": str(ctx.outside)}))
-    return refused(ctx.run("save_image_in_postprocessing", bundle), "UntrustedCodeError", "SaveImaged")
+    return harmless(ctx.run("save_image_in_postprocessing", bundle), absent=[ctx.outside / "image"])
+
+
+# ---- smuggling past the zoo adapter, which removes loaders and writers by name before the audit ---------
+
+
+@case("file write")
+def writer_in_nested_compose(ctx: Context) -> Case:
+    """Only the top level of postprocessing is planned: a writer one Compose deeper meets the allow-list."""
+    bundle = ctx.bundle("writer_nested")
+    edit(bundle, lambda c: add_post(c, {"_target_": "Compose", "transforms": [
+        {"_target_": "SaveImaged", "keys": "pred", "output_dir": str(ctx.outside)}]}))  # fmt: skip
+    return refused(ctx.run("writer_in_nested_compose", bundle), "UntrustedCodeError", "SaveImaged")
+
+
+@case("file write")
+def writer_by_reference(ctx: Context) -> Case:
+    """A writer under its own key, listed in postprocessing as ``@writer``: not removed, so it is audited."""
+    bundle = ctx.bundle("writer_reference")
+
+    def plant(c: dict[str, Any]) -> None:
+        c["writer"] = {"_target_": "SaveImaged", "keys": "pred", "output_dir": str(ctx.outside)}
+        add_post(c, "@writer")  # type: ignore[arg-type]
+
+    edit(bundle, plant)
+    return refused(ctx.run("writer_by_reference", bundle), "UntrustedCodeError", "SaveImaged", "writer")
+
+
+@case("file write")
+def writer_expression_target(ctx: Context) -> Case:
+    """A ``_target_`` computed by ``$`` is no name the adapter recognises, and no reviewed class either."""
+    bundle = ctx.bundle("writer_expression")
+    edit(bundle, lambda c: add_post(c, {"_target_": "$'SaveImaged'", "keys": "pred",
+                                        "output_dir": str(ctx.outside)}))  # fmt: skip
+    return refused(ctx.run("writer_expression_target", bundle), "UntrustedCodeError", "postprocessing")
+
+
+@case("code execution")
+def writer_subclass_in_scripts(ctx: Context) -> Case:
+    """A bundle-local class named like a writer: removing it by name must not hide that the bundle ships code."""
+    bundle = ctx.bundle("writer_subclass")
+    (bundle / "scripts").mkdir()
+    marker = ctx.outside / "imported_writer_subclass"
+    (bundle / "scripts" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    (bundle / "scripts" / "io.py").write_text("from monai.transforms import SaveImaged as _S\nclass SaveImaged(_S):\n"
+                                              "    pass\n")  # fmt: skip
+    edit(bundle, lambda c: add_post(c, {"_target_": "scripts.io.SaveImaged", "keys": "pred",
+                                        "output_dir": str(ctx.outside)}))  # fmt: skip
+    return refused(ctx.run("writer_subclass_in_scripts", bundle), "BundleCodeNeedsTrustError", "scripts.io.SaveImaged")
+
+
+@case("file write")
+def reference_to_removed_writer(ctx: Context) -> Case:
+    """A kept step that refers to the writer by id: the id is gone (or shifted) once the writer is removed."""
+    bundle = ctx.bundle("removed_writer_reference")
+
+    def plant(c: dict[str, Any]) -> None:
+        add_post(c, {"_target_": "SaveImaged", "keys": "pred", "output_dir": str(ctx.outside)},
+                 {"_target_": "Compose", "transforms": ["@postprocessing#transforms#1"]})  # fmt: skip
+
+    edit(bundle, plant)
+    return refused(ctx.run("reference_to_removed_writer", bundle), "BundleConfigError")
+
+
+@case("network or file read")
+def loader_after_the_head(ctx: Context) -> Case:
+    """Only the head of preprocessing is fed our volume: a loader further down meets the allow-list."""
+    bundle = ctx.bundle("loader_later")
+    edit(bundle, lambda c: c["preprocessing"]["transforms"].insert(1, {"_target_": "LoadImaged", "keys": "image"}))
+    return refused(ctx.run("loader_after_the_head", bundle), "UntrustedCodeError", "LoadImaged")
 
 
 @case("code execution")
@@ -206,7 +277,8 @@ def bundle_scripts_module(ctx: Context) -> Case:
     (bundle / "scripts" / "net.py").write_text("import torch\nclass Net(torch.nn.Linear):\n    pass\n")
     edit(bundle, lambda c: c.__setitem__("network_def", {"_target_": "scripts.net.Net", "in_features": 1,
                                                          "out_features": 1}))  # fmt: skip
-    return refused(ctx.run("bundle_scripts_module", bundle), "UntrustedCodeError", "scripts.net.Net", "allow-list")
+    return refused(ctx.run("bundle_scripts_module", bundle), "BundleCodeNeedsTrustError", "scripts.net.Net",
+                   "scripts/", "--trusted")  # fmt: skip
 
 
 @case("code execution")
@@ -323,9 +395,12 @@ def macro_inside_bundle(ctx: Context) -> Case:
 
 @case("network or file read")
 def load_image_passwd(ctx: Context) -> Case:
-    bundle = ctx.bundle("load_passwd")
-    edit(bundle, lambda c: c["preprocessing"]["transforms"].insert(0, {"_target_": "LoadImaged", "keys": "image"}))
-    return refused(ctx.run("load_image_passwd", bundle), "UntrustedCodeError", "LoadImaged")
+    """A loader at the head of preprocessing is replaced by the runner's own volume: it never reads a file."""
+    bundle = ctx.bundle("load_passwd", AUTOENCODER)
+    head = [{"_target_": "LoadImaged", "keys": "image", "reader": "$open('/etc/passwd')"},
+            {"_target_": "EnsureChannelFirstd", "keys": "image"}]  # fmt: skip
+    edit(bundle, lambda c: c["preprocessing"].__setitem__("transforms", head + c["preprocessing"]["transforms"]))
+    return harmless(ctx.run("load_image_passwd", bundle))
 
 
 @case("network or file read")
@@ -398,14 +473,14 @@ def cli_copy_items(ctx: Context) -> Case:
 @case("exhaustion")
 def percent_format_gigabyte(ctx: Context) -> Case:
     bundle = ctx.bundle("percent_format")
-    edit(bundle, lambda c: step(c, 0).__setitem__("axcodes", "$'%01000000000d' % 0"))
+    edit(bundle, lambda c: c.__setitem__("max_distance", "$len('%01000000000d' % 0) and 6"))
     return refused(ctx.run("percent_format_gigabyte", bundle), "BundleLimitError", "formatting")
 
 
 @case("exhaustion")
 def string_repeat(ctx: Context) -> Case:
     bundle = ctx.bundle("string_repeat")
-    edit(bundle, lambda c: step(c, 0).__setitem__("axcodes", "$'RAS' * 1000000000"))
+    edit(bundle, lambda c: c.__setitem__("max_distance", "$len('RAS' * 1000000000) and 6"))
     return refused(ctx.run("string_repeat", bundle), "BundleLimitError", "longer than")
 
 
@@ -504,7 +579,8 @@ def networks_behind_a_value(ctx: Context) -> Case:
     edit(bundle, plant)
     request = ctx.run("networks_behind_a_value", bundle)
     request["request"].pop("inputPath")
-    return refused(request, "UntrustedCodeError", "may only hold values", "voxel_size_mm")
+    # the preprocessing reads voxel_size_mm too (the crop's spacing): the audit of preprocessing refuses first
+    return refused(request, "UntrustedCodeError", "big0", "is a network", "preprocessing")
 
 
 @case("exhaustion")
@@ -832,7 +908,8 @@ def gan_voxel_size_text(ctx: Context) -> Case:
     edit(bundle, lambda c: c.__setitem__("voxel_size_mm", "abc"))
     request = ctx.run("gan_voxel_size_text", bundle)
     request["request"].pop("inputPath")
-    return refused(request, "BundleConfigError", "voxel_size_mm", "abc")
+    # the preprocessing reads voxel_size_mm as the crop's spacing: the allow-list's type check refuses it there
+    return refused(request, "UntrustedCodeError", "spacing", "expected a number", "abc")
 
 
 @case("typed error")

@@ -110,6 +110,8 @@ def test_case_ends_typed_or_harmless(corpus: dict[str, Any], name: str) -> None:
         assert record["outcome"] == "ok", f"{name}: refused: {record.get('message')}"
         out = Path(case["request"]["outputDir"]) if "request" in case else None
         assert out is None or (out / "result.json").is_file()
+        for target in case.get("absent", []):
+            assert not Path(target).exists(), f"{name}: {target} was written"
         return
     assert record["outcome"] == "refused", f"{name}: ran instead of being refused"
     assert record["type"] == case["error"], f"{name}: {record['type']}: {record['message']}"
