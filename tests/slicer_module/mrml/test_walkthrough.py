@@ -30,7 +30,7 @@ QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is part of requir
 from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, results, segmentations, testing  # noqa: E402
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
-from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE  # noqa: E402
+from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE, shipped_bundles  # noqa: E402
 from .conftest import WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 
 CHOICES = {
@@ -181,8 +181,11 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
 
     # Choose a bundle (shipped ones first, then the user's folder), an input volume and a segment.
     names = [ui.bundleComboBox.itemText(i) for i in range(ui.bundleComboBox.count())]
-    assert names[1:] == ["adrenal_hyperplasia_classifier_3d", "adrenal_shape_autoencoder_3d",
-                         "adrenal_shape_gan_3d", "tiny_mask_bundle"]  # fmt: skip
+    shipped = shipped_bundles()  # every bundle of the repository's bundles/ folder, then the user's
+    assert names[1:] == [*shipped, "tiny_mask_bundle"]
+    for folder, name in shipped.items():  # each one's info names it (its metadata was read)
+        view.pick_bundle(folder)
+        assert ui.bundleInfoText.toPlainText().startswith(name), folder
     view.pick_bundle("tiny_mask_bundle")
     assert "tiny_test_bundle" in ui.bundleInfoText.toPlainText() and not ui.applyButton.isEnabled()
     view.choose(inputVolume=volume, inputSegmentation=segmentation)
