@@ -346,12 +346,24 @@ def main_python_json(python, script, *args):
 
 @pytest.mark.realdata
 def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, scene, tmp_path, mr_t1_sag):
-    """The real runner, untrusted (sandboxed worker), on a DICOM-loaded node with "Save results as DICOM" on."""
+    """The real runner, untrusted (sandboxed worker), on a gland segment of a DICOM-loaded volume, saved as DICOM."""
     python = real_worker_python()
     series = main_python_json(python, SERIES_SCRIPT, mr_t1_sag, tmp_path / "t1.nii.gz")
     instances = series["instances"]
     volume = mrmlAdapter.loadVolumeFile(str(tmp_path / "t1.nii.gz"), "T1 sag", scene=scene)
     volume.SetAttribute("DICOM.instanceUIDs", " ".join(uid for uid, _ in instances))  # as Slicer's DICOM module
+    slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Glands")  # as drawn in Segment Editor
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    shape = slicer.util.arrayFromVolume(volume).shape  # (K, J, I)
+    k, j, i = np.meshgrid(*(np.arange(n) - n / 2 for n in shape), indexing="ij")
+    spacing = volume.GetSpacing()  # (I, J, K) mm
+    for name, radii, shift in (("body", (40.0, 40.0, 40.0), 0.0), ("adrenal_gland_left", (6.0, 14.0, 9.0), 10.0)):
+        inside = ((i * spacing[0] - shift) / radii[0]) ** 2 + (j * spacing[1] / radii[1]) ** 2
+        mask = (inside + (k * spacing[2] / radii[2]) ** 2 <= 1.0).astype(np.uint8)  # an ellipsoid, gland-sized
+        assert mask.any(), name
+        segment_id = segmentation.GetSegmentation().AddEmptySegment("", name, (0.9, 0.6, 0.2))
+        segmentations.setSegmentMask(segmentation, segment_id, mask, volume)
     logic = core.BundleExplorerCore(settings=Settings())
     logic.workerPython, logic.runOverrides = str(python), {"extraPythonPath": WORKER_PYTHONPATH}
     logic.dicomDatabase = SimpleNamespace(isOpen=True, fileForInstance=dict(instances).get)
@@ -359,8 +371,11 @@ def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, sce
     logic.importDicomFolder = lambda folder: bool(shutil.copytree(folder, imported))  # Slicer's import copies
     view = Panel(logic, parameter_node(), scene)
     view.pick_bundle("adrenal_hyperplasia_classifier_3d")
-    view.choose(inputVolume=volume, device="cpu", saveDicom=True)
-    assert view.params.trustBundle is False
+    view.choose(inputVolume=volume, inputSegmentation=segmentation, device="cpu", saveDicom=True)
+    combo = view.ui.inputSegmentComboBox  # the mask bundle's input: the user picks the gland segment by name
+    combo.setCurrentIndex(combo.findText("adrenal_gland_left"))
+    view.parameter_changed()
+    assert view.params.inputSegmentName == "adrenal_gland_left" and view.params.trustBundle is False
     view.click(view.ui.applyButton)
     view.wait_until(lambda: not view.controller.running, timeout=300)
     status, job = view.ui.statusLabel.text(), view.controller.job
