@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,6 +16,16 @@ MODULE_DIR = EXTENSION_DIR / MODULE_NAME
 MODULE_SCRIPT = MODULE_DIR / f"{MODULE_NAME}.py"
 UI_FILE = MODULE_DIR / "Resources" / "UI" / f"{MODULE_NAME}.ui"
 ARTIFACTS = REPO / "tests" / "artifacts" / "slicer_module"
+
+
+def shipped_bundles() -> dict[str, str]:
+    """The repository's shipped bundles, folder name -> metadata ``name``, sorted as the module lists them."""
+    found = {}
+    for metadata in REPO.glob("bundles/*/configs/metadata.json"):
+        found[metadata.parents[1].name] = json.loads(metadata.read_text(encoding="utf-8"))["name"]
+    assert found, f"no bundles with configs/metadata.json under {REPO / 'bundles'}"
+    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
+
 
 if str(MODULE_DIR) not in sys.path:
     sys.path.insert(0, str(MODULE_DIR))

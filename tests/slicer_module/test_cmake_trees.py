@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from .conftest import MODULE_DIR, MODULE_NAME, REPO
+from .conftest import MODULE_DIR, MODULE_NAME, REPO, shipped_bundles
 
 CMAKE = shutil.which("cmake")
 pytestmark = pytest.mark.skipif(CMAKE is None, reason="cmake is not installed")
@@ -59,7 +59,7 @@ def trees(tmp_path_factory):
 def test_bundles_and_project_copy_are_beside_the_script(trees, tree):
     module_dir = trees[tree]
     assert (module_dir / f"{MODULE_NAME}.py").is_file() and (module_dir / f"{MODULE_NAME}Lib" / "worker.py").is_file()
-    for bundle in ("adrenal_hyperplasia_classifier_3d", "adrenal_shape_autoencoder_3d", "adrenal_shape_gan_3d"):
+    for bundle in shipped_bundles():
         copied = module_dir / "Resources" / "Bundles" / bundle
         assert (copied / "configs" / "metadata.json").is_file() and (copied / "models" / "model.pt").is_file()
         assert not (copied / "runs").exists() and not (copied / "eval").exists()
@@ -80,5 +80,5 @@ def test_the_installed_module_finds_them(trees, tree):
     done = subprocess.run([sys.executable, "-c", code], cwd=module_dir, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     names, source = done.stdout.splitlines()
-    assert names == "['adrenal_hyperplasia_classifier_3d', 'adrenal_shape_autoencoder_3d', 'adrenal_shape_gan_3d']"
+    assert names == repr(list(shipped_bundles()))
     assert source == str(module_dir / "Resources" / "monai-ext")

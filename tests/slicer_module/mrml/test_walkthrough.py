@@ -30,7 +30,7 @@ QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is part of requir
 from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, results, segmentations, testing  # noqa: E402
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
-from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE  # noqa: E402
+from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE, shipped_bundles  # noqa: E402
 from .conftest import WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 
 CHOICES = {
@@ -181,8 +181,11 @@ def test_a_user_runs_cancels_and_reruns_a_bundle(setting_up):
 
     # Choose a bundle (shipped ones first, then the user's folder), an input volume and a segment.
     names = [ui.bundleComboBox.itemText(i) for i in range(ui.bundleComboBox.count())]
-    assert names[1:] == ["adrenal_hyperplasia_classifier_3d", "adrenal_shape_autoencoder_3d",
-                         "adrenal_shape_gan_3d", "tiny_mask_bundle"]  # fmt: skip
+    shipped = shipped_bundles()  # every bundle of the repository's bundles/ folder, then the user's
+    assert names[1:] == [*shipped, "tiny_mask_bundle"]
+    for folder, name in shipped.items():  # each one's info names it (its metadata was read)
+        view.pick_bundle(folder)
+        assert ui.bundleInfoText.toPlainText().startswith(name), folder
     view.pick_bundle("tiny_mask_bundle")
     assert "tiny_test_bundle" in ui.bundleInfoText.toPlainText() and not ui.applyButton.isEnabled()
     view.choose(inputVolume=volume, inputSegmentation=segmentation)
@@ -343,12 +346,24 @@ def main_python_json(python, script, *args):
 
 @pytest.mark.realdata
 def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, scene, tmp_path, mr_t1_sag):
-    """The real runner, untrusted (sandboxed worker), on a DICOM-loaded node with "Save results as DICOM" on."""
+    """The real runner, untrusted (sandboxed worker), on a gland segment of a DICOM-loaded volume, saved as DICOM."""
     python = real_worker_python()
     series = main_python_json(python, SERIES_SCRIPT, mr_t1_sag, tmp_path / "t1.nii.gz")
     instances = series["instances"]
     volume = mrmlAdapter.loadVolumeFile(str(tmp_path / "t1.nii.gz"), "T1 sag", scene=scene)
     volume.SetAttribute("DICOM.instanceUIDs", " ".join(uid for uid, _ in instances))  # as Slicer's DICOM module
+    slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Glands")  # as drawn in Segment Editor
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    shape = slicer.util.arrayFromVolume(volume).shape  # (K, J, I)
+    k, j, i = np.meshgrid(*(np.arange(n) - n / 2 for n in shape), indexing="ij")
+    spacing = volume.GetSpacing()  # (I, J, K) mm
+    for name, radii, shift in (("body", (40.0, 40.0, 40.0), 0.0), ("adrenal_gland_left", (6.0, 14.0, 9.0), 10.0)):
+        inside = ((i * spacing[0] - shift) / radii[0]) ** 2 + (j * spacing[1] / radii[1]) ** 2
+        mask = (inside + (k * spacing[2] / radii[2]) ** 2 <= 1.0).astype(np.uint8)  # an ellipsoid, gland-sized
+        assert mask.any(), name
+        segment_id = segmentation.GetSegmentation().AddEmptySegment("", name, (0.9, 0.6, 0.2))
+        segmentations.setSegmentMask(segmentation, segment_id, mask, volume)
     logic = core.BundleExplorerCore(settings=Settings())
     logic.workerPython, logic.runOverrides = str(python), {"extraPythonPath": WORKER_PYTHONPATH}
     logic.dicomDatabase = SimpleNamespace(isOpen=True, fileForInstance=dict(instances).get)
@@ -356,8 +371,11 @@ def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, sce
     logic.importDicomFolder = lambda folder: bool(shutil.copytree(folder, imported))  # Slicer's import copies
     view = Panel(logic, parameter_node(), scene)
     view.pick_bundle("adrenal_hyperplasia_classifier_3d")
-    view.choose(inputVolume=volume, device="cpu", saveDicom=True)
-    assert view.params.trustBundle is False
+    view.choose(inputVolume=volume, inputSegmentation=segmentation, device="cpu", saveDicom=True)
+    combo = view.ui.inputSegmentComboBox  # the mask bundle's input: the user picks the gland segment by name
+    combo.setCurrentIndex(combo.findText("adrenal_gland_left"))
+    view.parameter_changed()
+    assert view.params.inputSegmentName == "adrenal_gland_left" and view.params.trustBundle is False
     view.click(view.ui.applyButton)
     view.wait_until(lambda: not view.controller.running, timeout=300)
     status, job = view.ui.statusLabel.text(), view.controller.job
