@@ -181,7 +181,9 @@ def test_train_mlflow_evaluate_inference_realism_map(small_adrenal_npz: Path, tm
         assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
     sample = nib.load(runs[0] / "sample_0000.nii.gz")
     assert sample.shape == (32, 32, 32) and sample.get_data_dtype() == np.float32
-    np.testing.assert_allclose(sample.affine, np.eye(4))
+    voxel_mm = json.loads((CONFIGS / "inference.json").read_text())["voxel_size_mm"]
+    assert voxel_mm == 2.0  # the 64 mm cube of the dataset's recipe, in 32 voxels
+    np.testing.assert_allclose(sample.affine, np.diag([voxel_mm, voxel_mm, voxel_mm, 1.0]))
     values = np.asarray(sample.dataobj)
     assert values.min() >= 0 and values.max() <= 1
 
