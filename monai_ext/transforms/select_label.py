@@ -47,6 +47,13 @@ def label_values(img: NdarrayOrTensor) -> list[int]:
     return [int(v) for v in values.tolist() if v != 0]
 
 
+def _listing(values: list[int], limit: int = 20) -> str:
+    """``values`` as a list, cut after ``limit`` entries so that an error message stays one readable line."""
+    if len(values) <= limit:
+        return str(values)
+    return "[" + ", ".join(str(v) for v in values[:limit]) + f", ... ({len(values) - limit} more)]"
+
+
 def resolve_label(label: int | str, names: Mapping[str, int] | None) -> int:
     """The label value that ``label`` (a value, a digit string or a name) stands for.
 
@@ -116,15 +123,23 @@ class SelectLabel(Transform):
             raise LabelSelectionError(f"label {self.label!r} asked for, but the volume is not a label map", [])
         if value not in present:
             raise LabelSelectionError(
-                f"label {self.label!r} (value {value}) is not in the label map; it holds {present or 'no labels'}",
+                f"label {self.label!r} (value {value}) is not in the label map; "
+                f"it holds {_listing(present) if present else 'no labels'}",
                 present,
             )
         return (image == value).to(torch.float32)
 
     def _single(self, image: torch.Tensor, present: list[int]) -> torch.Tensor:
+        if present and present[0] < 0:
+            raise LabelSelectionError(
+                f"not a label map: it holds negative values (down to {present[0]}), as an intensity image "
+                "(CT/MR) does; give a mask or label map",
+                present,
+            )
         if len(present) > 1:
             raise LabelSelectionError(
-                f"the label map holds {len(present)} labels {present}: choose one (label value or name)", present
+                f"the label map holds {len(present)} labels {_listing(present)}: choose one (label value or name)",
+                present,
             )
         if present:
             return (image != 0).to(torch.float32)

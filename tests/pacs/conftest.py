@@ -15,6 +15,7 @@ import pytest
 
 from monai_ext.pacs import PacsServer, parse_server
 from tests.conftest import require_data
+from tests.pacs.label_series import write_label_series
 from tests.pacs.orthanc import DICOMWEB_PLUGIN, ORTHANC, Orthanc
 
 CT_SLAB = "dicom/ct-chest-lidc0314-slab"
@@ -71,6 +72,24 @@ def mr_on_server(orthanc: Orthanc) -> SeriesOnServer:
     files = series_files(folder)
     ids = orthanc.upload(files)
     return SeriesOnServer(folder, *_identity(files[0]), len(files), tuple(ids))
+
+
+@pytest.fixture(scope="session")
+def ct_label_on_server(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> SeriesOnServer:
+    """A gland label map on the LIDC CT slab's grid, uploaded into the CT's study (the adrenal bundles' input)."""
+    return _upload_label_series(orthanc, require_data(CT_SLAB), tmp_path_factory.mktemp("ct-label"))
+
+
+@pytest.fixture(scope="session")
+def mr_label_on_server(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> SeriesOnServer:
+    """A gland label map on the Prisma T1 MR's grid, uploaded into the MR's study."""
+    return _upload_label_series(orthanc, require_data(MR_T1), tmp_path_factory.mktemp("mr-label"))
+
+
+def _upload_label_series(orthanc: Orthanc, source: Path, out: Path) -> SeriesOnServer:
+    files = write_label_series(source, out)
+    ids = orthanc.upload(files)
+    return SeriesOnServer(out, *_identity(files[0]), len(files), tuple(ids))
 
 
 def upload_renamed_copy(orthanc: Orthanc, folder: Path, count: int) -> SeriesOnServer:

@@ -16,6 +16,7 @@ from monai_ext.io.nifti import save_nifti
 from tests.bundle.conftest import CLASSIFIER
 from tests.pacs.conftest import SeriesOnServer, series_files
 from tests.pacs.dicom_checks import validate
+from tests.pacs.label_series import write_label_series
 from tests.pacs.orthanc import Orthanc, free_port
 
 pytestmark = pytest.mark.realdata
@@ -84,19 +85,22 @@ def test_infer_arguments_are_checked(tmp_path: Path, mr_t1_sag: Path) -> None:
 
 @pytest.mark.slow
 def test_slicer_worker_writes_dicom(mr_t1_sag: Path, tmp_path: Path) -> None:
-    # As the Slicer module runs it: the volume node exported to NIfTI, its DICOM files named by the node.
-    exported = save_nifti(load_dicom_series(mr_t1_sag), tmp_path / "volume.nii.gz", sidecar=False)
+    # As the Slicer module runs it: the volume node exported to NIfTI, its DICOM files named by the node. The
+    # classifier's input is a gland label map: a labelmap series on the MR's grid.
+    labels = tmp_path / "labels"
+    write_label_series(mr_t1_sag, labels)
+    exported = save_nifti(load_dicom_series(labels), tmp_path / "volume.nii.gz", sidecar=False)
     request = {
         "bundlePath": str(CLASSIFIER),
         "inputPath": str(exported),
         "outputDir": str(tmp_path / "out"),
         "dicom_out": str(tmp_path / "dicom"),
-        "dicom_source": [str(p) for p in series_files(mr_t1_sag)],
+        "dicom_source": [str(p) for p in series_files(labels)],
     }
     summary = run_bundle(request)
     files = summary["dicom"]["files"]
     assert set(files) == {"heatmap_pmap", "heatmap_seg", "report_sr"}
-    source_uid = pydicom.dcmread(next(mr_t1_sag.glob("*.dcm")), stop_before_pixels=True).SeriesInstanceUID
+    source_uid = pydicom.dcmread(next(labels.glob("*.dcm")), stop_before_pixels=True).SeriesInstanceUID
     for path in files.values():
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         referenced = (

@@ -1,6 +1,7 @@
 """The whole round trip against the real Orthanc, over DICOMweb and over DIMSE: query, pull, infer with the
-shipped classifier, write SEG / Parametric Map / SR, store them back, query them, pull them back and check
-their references and geometry against the source series; every object passes dciodvfy."""
+shipped adrenal classifier (its input is a gland label map: one derived on the CT's and on the MR's grid),
+write SEG / Parametric Map / SR, store them back, query them, pull them back and check their references and
+geometry against the source series; every object passes dciodvfy."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ def test_from_pacs_and_back(
     orthanc: Orthanc,
     web: PacsServer,
     dimse_get: PacsServer,
-    ct_on_server: SeriesOnServer,
-    mr_on_server: SeriesOnServer,
+    ct_label_on_server: SeriesOnServer,
+    mr_label_on_server: SeriesOnServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    server, series = (web, ct_on_server) if protocol == "dicomweb" else (dimse_get, mr_on_server)
+    server, series = (web, ct_label_on_server) if protocol == "dicomweb" else (dimse_get, mr_label_on_server)
     # Credentials from the environment, never from the command line or a bundle.
     monkeypatch.setenv("MONAI_EXT_PACS_USERNAME", orthanc.username)
     monkeypatch.setenv("MONAI_EXT_PACS_PASSWORD", orthanc.password)
@@ -55,7 +56,7 @@ def test_from_pacs_and_back(
     result = json.loads((out / "result.json").read_text())
     listing = json.loads((dicom_out / "dicom_results.json").read_text())
     written = listing["files"]
-    if series is ct_on_server:  # TCIA gave every LIDC slice its own FrameOfReferenceUID: unified, with a warning
+    if series is ct_label_on_server:  # TCIA gave every LIDC slice its own FrameOfReferenceUID: unified, with a warning
         assert any("64 different FrameOfReferenceUIDs" in w for w in listing["warnings"])
     assert set(written) == {"heatmap_pmap", "heatmap_seg", "report_sr"}
     report: list[str] = []

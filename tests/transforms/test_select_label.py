@@ -47,6 +47,14 @@ def test_typed_errors_list_what_is_there(two_glands: MetaTensor) -> None:
         SelectLabel(label=1)(torch.rand(1, 4, 4, 4) + 0.01)
     with pytest.raises(LabelSelectionError, match=r"\(1, I, J, K\)"):
         SelectLabel()(torch.zeros(2, 4, 4, 4))
+    ct = torch.arange(-1000, 1000, dtype=torch.float32).reshape(1, 10, 10, 20)  # integer HU, as a CT series
+    with pytest.raises(LabelSelectionError, match=r"not a label map: it holds negative values \(down to -1000\)"):
+        SelectLabel()(ct)
+    with pytest.raises(
+        LabelSelectionError, match=r"holds 49 labels \[1, 2, .*, 20, \.\.\. \(29 more\)\]: choose"
+    ) as err:
+        SelectLabel()(torch.arange(50, dtype=torch.float32).reshape(1, 5, 5, 2))
+    assert len(str(err.value)) < 200 and err.value.present == list(range(1, 50))
 
 
 @pytest.mark.parametrize("scale", [1.0, 100.0, 255.0])
