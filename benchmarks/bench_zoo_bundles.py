@@ -15,15 +15,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import torch
+from child_process import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO.parent / "shared" / "zoo"
@@ -76,18 +75,11 @@ def _inputs(root: Path) -> dict[str, list[str]]:
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[str, float, float]:
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
+    code, wall, peak, text = run_measured(command, env)
     if code == 0:
-        return "ok", wall, usage.ru_maxrss / 1024.0
+        return "ok", wall, peak
     errors = re.findall(r"error: (\w+)", text)
-    return (errors[-1] if errors else f"exit {code} (traceback)"), wall, usage.ru_maxrss / 1024.0
+    return (errors[-1] if errors else f"exit {code} (traceback)"), wall, peak
 
 
 def main() -> None:

@@ -19,16 +19,15 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import torch
+from child_process import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 SERIES = REPO.parent / "shared" / "data" / "dicom" / "ct-chest-lidc0314-slab"
@@ -66,16 +65,10 @@ def _nifti(target: Path) -> Path:
 
 def _measure(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MB and stderr+stdout of one child process."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+    code, wall, peak, text = run_measured(command, env)
+    if code != 0:
         raise RuntimeError(f"{command[:4]} failed:\n{text[-2000:]}")
-    return wall, usage.ru_maxrss / 1024.0, text
+    return wall, peak, text
 
 
 def _ours(bundle: Path, source: Path, out: Path, env: dict[str, str]) -> Run:
