@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from monai_ext.engines.best_model import sha256_of
 from tests.conftest import REPO, require_data
 
 BUNDLES = REPO / "bundles"
@@ -90,6 +91,22 @@ def kill_after_epoch(
         process.kill()
         process.wait()
     return int(torch.load(last, weights_only=True)["engine"]["epoch"])
+
+
+def kill_then_resume(bundle: Path, args: Sequence[str], run: Path) -> None:
+    """A 2-epoch training run killed once epoch 1 is checkpointed, then resumed to epoch 2 by the same command.
+
+    Checks the checkpoint after the kill, the best model's sha256 manifest, TensorBoard events and the resume.
+    """
+    last = run / "out" / "checkpoints" / "last.pt"
+    kill_after_epoch(bundle, args, last, 1)  # SIGKILL once epoch 1 is checkpointed
+    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 1
+    model = run / "ckpt" / "model.pt"
+    assert (run / "ckpt" / "model.pt.sha256").read_text().split()[0] == sha256_of(model)
+    assert list((run / "out" / "tensorboard").glob("events.out.tfevents.*"))
+    out = run_bundle(bundle, *args)  # the same command again
+    assert "resumed from" in out and "at epoch 1" in out
+    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 2
 
 
 @pytest.fixture(scope="session")

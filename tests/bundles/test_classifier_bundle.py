@@ -21,7 +21,7 @@ from monai.bundle import ConfigParser
 
 from monai_ext.bundle import SCHEMA_PATH
 from monai_ext.engines import sha256_of
-from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args
+from tests.bundles.conftest import BUNDLES, kill_then_resume, run_bundle, train_args
 
 BUNDLE = BUNDLES / "adrenal_hyperplasia_classifier_3d"
 META = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
@@ -100,18 +100,10 @@ def test_network_input_and_output_match_metadata() -> None:
 
 
 def test_train_resume_evaluate_and_infer(small_adrenal_npz: Path, tmp_path: Path) -> None:
-    # start a 2-epoch run and kill it (SIGKILL) as soon as epoch 1 is checkpointed
+    # start a 2-epoch run, kill it (SIGKILL) as soon as epoch 1 is checkpointed, then resume it
     args = _train_args(small_adrenal_npz, tmp_path, "--max_epochs", "2")
-    last = tmp_path / "out" / "checkpoints" / "last.pt"
-    kill_after_epoch(BUNDLE, args, last, 1)
-    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 1
+    kill_then_resume(BUNDLE, args, tmp_path)
     model = tmp_path / "ckpt" / "model.pt"
-    assert (tmp_path / "ckpt" / "model.pt.sha256").read_text().split()[0] == sha256_of(model)
-    assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
-
-    out = run_bundle(BUNDLE, *args)  # the same command again
-    assert "resumed from" in out and "at epoch 1" in out
-    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 2
 
     report = tmp_path / "report"
     run_bundle(

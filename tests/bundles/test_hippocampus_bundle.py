@@ -23,7 +23,7 @@ from monai_ext.bundle import SCHEMA_PATH
 from monai_ext.bundle.runner import run_bundle as run_request
 from monai_ext.engines import sha256_of
 from monai_ext.io import load_dicom_series
-from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args
+from tests.bundles.conftest import BUNDLES, kill_then_resume, run_bundle, train_args
 from tests.conftest import require_data
 
 BUNDLE = BUNDLES / "hippocampus_mr_segmentation_3d"
@@ -72,15 +72,7 @@ def test_default_dataset_is_inside_the_bundle_and_its_absence_names_the_override
 
 def test_train_kill_resume_then_evaluate(small_hippocampus: Path, tmp_path: Path) -> None:
     args = train_args(small_hippocampus, tmp_path, *_small_split("--max_epochs", "2", "--batch_size", "2"))
-    last = tmp_path / "out" / "checkpoints" / "last.pt"
-    kill_after_epoch(BUNDLE, args, last, 1)  # SIGKILL once epoch 1 is checkpointed
-    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 1
-    model = tmp_path / "ckpt" / "model.pt"
-    assert (tmp_path / "ckpt" / "model.pt.sha256").read_text().split()[0] == sha256_of(model)
-    assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
-    out = run_bundle(BUNDLE, *args)  # the same command again
-    assert "resumed from" in out and "at epoch 1" in out
-    assert torch.load(last, weights_only=True)["engine"]["epoch"] == 2
+    kill_then_resume(BUNDLE, args, tmp_path)
 
     report = tmp_path / "report"
     evaluate = ("run", "--config_file", "['configs/train.json','configs/evaluate.json']", "--bundle_root", ".")
