@@ -37,7 +37,7 @@ def load_cases(
     spatial_size: Sequence[int],
     limit: int | None = None,
     distance_channel: bool = False,
-    max_distance: int = 6,
+    max_distance: float = 6,
 ) -> list[dict[str, Any]]:
     """Read and preprocess every case of ``split``.
 
@@ -81,7 +81,7 @@ def case_dataset(
     spatial_size: Sequence[int],
     limit: int | None = None,
     distance_channel: bool = False,
-    max_distance: int = 6,
+    max_distance: float = 6,
 ) -> Dataset:
     """:func:`load_cases` wrapped in a MONAI :class:`~monai.data.Dataset` (no further transform)."""
     cases = load_cases(
@@ -95,7 +95,7 @@ def case_dataset(
     return Dataset(data=cases)
 
 
-def _add_distance(cases: list[dict[str, Any]], max_distance: int, chunk: int = 64) -> None:
+def _add_distance(cases: list[dict[str, Any]], max_distance: float, chunk: int = 64) -> None:
     """Append the distance channel to every case in place (batched, ``chunk`` cases at a time)."""
     for start in range(0, len(cases), chunk):
         part = cases[start : start + chunk]

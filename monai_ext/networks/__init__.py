@@ -1,4 +1,4 @@
-"""Network modules (``nn.Module`` classes only, MONAI argument names)."""
+"""Network modules (``nn.Module`` classes, MONAI argument names) and the stride rule that sizes them."""
 
 from __future__ import annotations
 
@@ -6,5 +6,6 @@ from monai_ext.networks.autoencoder import Autoencoder
 from monai_ext.networks.classifier import Classifier
 from monai_ext.networks.encoder import Encoder
 from monai_ext.networks.gan import Discriminator, Generator
+from monai_ext.networks.strides import stage_strides
 
-__all__ = ["Autoencoder", "Classifier", "Discriminator", "Encoder", "Generator"]
+__all__ = ["Autoencoder", "Classifier", "Discriminator", "Encoder", "Generator", "stage_strides"]

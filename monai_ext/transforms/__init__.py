@@ -14,9 +14,11 @@ from monai_ext.transforms.batch_augment import RandBatchAugment
 from monai_ext.transforms.centred_cube import CentredCube, CentredCubed, centre_of_mass
 from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
 from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
+from monai_ext.transforms.mask_batch_augment import MaskBatchAugment
 from monai_ext.transforms.mask_distance import MaskDistance, MaskDistanced, mask_distance
 from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
 from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
+from monai_ext.transforms.scanner_resample import RandScannerResample
 from monai_ext.transforms.select_label import LabelSelectionError, SelectLabel, SelectLabeld
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "KerasAugment",
     "KerasAugmentd",
     "LabelSelectionError",
+    "MaskBatchAugment",
     "MaskDistance",
     "MaskDistanced",
     "NormalizeGeometry",
@@ -40,6 +43,7 @@ __all__ = [
     "RandBatchAugment",
     "RandKerasAugment",
     "RandKerasAugmentd",
+    "RandScannerResample",
     "ResizeToShape",
     "ResizeToShaped",
     "SelectLabel",

@@ -255,3 +255,17 @@ def test_transfer_learning_two_stages_from_the_shipped_weights(small_adrenal_npz
     convs = [k for k in start if k.startswith("backbone.") and k.endswith("conv.weight")]
     changed = [k for k in convs if not torch.equal(state[k], start[k])]
     assert changed, "the backbone must be fine-tuned in the second stage"
+
+
+@pytest.mark.parametrize(("size", "strides", "max_distance"), [(64, [2, 2, 2, 2], 6.0), (28, [1, 2, 2, 2], 2.625)])
+def test_the_recipe_follows_the_cube_size(size: int, strides: list[int], max_distance: float) -> None:
+    """``--spatial_size [28,28,28]`` alone adapts the stem stride and the distance channel (6 mm) to 64/28 mm voxels."""
+    parser = ConfigParser(ConfigParser.load_config_file(BUNDLE / "configs" / "train.json"))
+    parser["spatial_size"] = [size] * 3
+    assert parser.get_parsed_content("network_def#strides") == strides
+    assert parser.get_parsed_content("max_distance") == pytest.approx(max_distance)
+    assert parser.get_parsed_content("train#augment#scanner#voxel_size_mm") == pytest.approx(64 / size)
+    net = parser.get_parsed_content("network_def").eval()
+    with torch.no_grad():
+        features = net.backbone(torch.zeros(1, 2, size, size, size))
+    assert features.shape[2:] == (4, 4, 4)  # the last map is 4^3 at both sizes
