@@ -53,12 +53,15 @@ def as_volume(array: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
 
 
 def voxel_sizes(spacing: Sequence[float] | None) -> tuple[float, float, float]:
-    """``spacing`` (mm) as three floats, ``(1, 1, 1)`` for ``None``.
+    """``spacing`` (mm) as three floats rounded to 1e-6 mm, ``(1, 1, 1)`` for ``None``.
+
+    The rounding keeps the float noise of an affine (0.69999999999 mm from a DICOM series, 0.7 from its NRRD)
+    from changing the panels' aspect ratios, which moves matplotlib's constrained layout by whole pixels.
 
     Raises:
         ValueError: not 3 positive numbers.
     """
-    sizes = (1.0, 1.0, 1.0) if spacing is None else tuple(float(s) for s in spacing)
-    if len(sizes) != 3 or min(sizes) <= 0:
+    sizes = (1.0, 1.0, 1.0) if spacing is None else tuple(round(float(s), 6) for s in spacing)
+    if len(sizes) != 3 or not min(sizes) > 0:
         raise ValueError(f"spacing must be 3 positive numbers (mm), got {spacing!r}")
     return sizes[0], sizes[1], sizes[2]
