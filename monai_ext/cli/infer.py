@@ -138,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
     args.more_channels = [str(p) for p in args.more_channels]
     if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
         raise SystemExit("error: --dicom-out works on one input series, not a batch")
+    if args.background is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --background goes with one label map input, not a batch")
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
         with not_sandboxed(reason):

@@ -162,6 +162,8 @@ def test_a_background_elsewhere_in_space_is_refused_with_both_names(
     err = capsys.readouterr().err
     assert "BundleInputError" in err and str(far) in err and str(gland_mask) in err and "Traceback" not in err
     assert not (tmp_path / "o" / "result.json").exists()
+    with pytest.raises(SystemExit, match="--background goes with one label map input, not a batch"):
+        main([*args, "--background", str(far), "--batch"])  # refused before the bundle loads
 
 
 @pytest.mark.parametrize("method", ["gradcampp", "occlusion", "smoothgrad"])
