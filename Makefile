@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The main job: the shipped classifier (untrusted, safe loading) on the embedded sample, an abdomen-like CT with
-# both adrenal glands segmented (GAN-drawn): one answer and one heatmap per gland, on the CT's grid.
+# both adrenal glands segmented (GAN-drawn): one answer and one heatmap per gland, on the CT's grid; each montage
+# shows the heatmap over the CT (the sample's DICOM series) with the gland outlined.
 demo: $(STAMP)
 	$(BIN)/monai-ext sample --out demo_output/sample
 	$(BIN)/monai-ext infer demo_output/sample/adrenal_labels.nrrd --all-labels \
+		--background demo_output/sample/ct_dicom \
 		--bundle bundles/adrenal_hyperplasia_classifier_3d --out demo_output/infer
 
 # The DICOM tour: a phantom series with traps (oblique, shuffled, mixed series, a missing slice).

@@ -31,8 +31,8 @@ def load_input(source: InputSource) -> MetaTensor:
             Slicer volume node's array transposed from KJI, with its IJK-to-RAS matrix).
 
     Returns:
-        ``(1, I, J, K)`` float32 MetaTensor whose ``affine`` maps voxels to RAS mm and whose
-        ``filename_or_obj`` names the source.
+        ``(1, I, J, K)`` float32 MetaTensor whose ``affine`` maps voxels to RAS mm, whose
+        ``filename_or_obj`` names the source and, for a DICOM series, whose ``modality`` is its Modality.
 
     Raises:
         BundleInputError: unreadable file, not 3D, non-finite values or a bad affine (names the source).
@@ -44,7 +44,10 @@ def load_input(source: InputSource) -> MetaTensor:
         return volume_to_tensor(np.asarray(array), np.asarray(affine, dtype=np.float64), "in-memory volume")
     path = Path(source)
     volume = _read(path)
-    return volume_to_tensor(volume.array, volume.affine, str(path))
+    tensor = volume_to_tensor(volume.array, volume.affine, str(path))
+    if volume.meta.get("modality"):  # a DICOM series' Modality (CT, MR, ...), e.g. for display windows
+        tensor.meta["modality"] = str(volume.meta["modality"])
+    return tensor
 
 
 def _read(path: Path) -> Volume:

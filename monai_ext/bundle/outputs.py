@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.bundle.background_montage import background_summary, save_background_montage
 from monai_ext.bundle.errors import BundleFileError
 from monai_ext.bundle.loader import Bundle
 from monai_ext.bundle.policy import load_policy
@@ -40,6 +41,9 @@ def write_outputs(
     result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str, montage: bool = True
 ) -> dict[str, Any]:
     """Write ``<map>.nii.gz`` for every map, ``<map>_montage.png`` for heatmaps, and ``result.json``.
+
+    With ``result.background`` (the CT a label map was drawn on), heatmap montages show the heatmap over it
+    with the input mask outlined (:func:`~monai_ext.bundle.background_montage.save_background_montage`).
 
     Segmentation outputs follow the shared contract (:mod:`monai_ext.bundle.segmentation.write`): a label map
     (or region masks), one probability heatmap per segment, and ``"segmentations"`` in ``result.json``.
@@ -81,9 +85,12 @@ def write_outputs(
             heatmaps.append(name)
         if montage and name in heatmaps and array.ndim == 3:
             png = output_file(out, name, "_montage.png")
-            affine = np.asarray(result.image.affine)  # the montage labels its edges for RAS voxel order
-            (shown, _), (overlay, ras_spacing) = to_ras_order(image, affine), to_ras_order(array, affine)
-            save_overlay_montage(shown, overlay, png, title=f"{bundle.name}: {name}", spacing=ras_spacing)
+            if result.background is None:
+                affine = np.asarray(result.image.affine)  # the montage labels its edges for RAS voxel order
+                (shown, _), (overlay, ras_spacing) = to_ras_order(image, affine), to_ras_order(array, affine)
+                save_overlay_montage(shown, overlay, png, title=f"{bundle.name}: {name}", spacing=ras_spacing)
+            else:
+                save_background_montage(result, array, png, title=f"{bundle.name}: {name}")
             pngs[name] = str(png.resolve())
     segmented = write_segmentations(result.segmentations, out)
     summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {
@@ -92,6 +99,7 @@ def write_outputs(
         "montages": pngs,
         "segmentations": segmented.segmentations,
         "explanations": segmented.explanations,
+        "background": background_summary(result.background),
     }
     atomic_write_text(out / "result.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
+from monai_ext.bundle.background import load_background
 from monai_ext.bundle.errors import BundleInputError
 from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.result import RunResult
@@ -38,6 +39,7 @@ __all__ = [
     "is_dicom_seg",
     "label_choices",
     "load_label_map",
+    "resolve_background",
     "run_bundle_per_label",
     "run_labels",
     "write_label_results",
@@ -102,6 +104,30 @@ def load_label_map(source: InputSource, *, reference: str | os.PathLike[str] | N
     return label_map
 
 
+def resolve_background(
+    source: InputSource,
+    label_map: MetaTensor,
+    *,
+    background: InputSource | None = None,
+    reference: str | os.PathLike[str] | None = None,
+) -> MetaTensor | None:
+    """The image the label map was drawn on, on the label map's grid, or ``None`` without one.
+
+    Args:
+        source: the label map's source (a DICOM SEG defaults its background to ``reference``).
+        label_map: from :func:`load_label_map`.
+        background: a NIfTI/NRRD file or DICOM series folder (the CT), resampled onto the label map's grid when
+            its grid differs.
+        reference: the CT series folder of a DICOM SEG.
+
+    Raises:
+        BundleInputError: an unreadable background, or one that does not overlap the label map (names both).
+    """
+    if background is None and reference is not None and isinstance(source, str | os.PathLike):
+        background = reference if is_dicom_seg(source) else None
+    return None if background is None else load_background(background, label_map)
+
+
 def label_choices(
     label_map: MetaTensor, labels: Sequence[int | str] | None = None, label_names: Mapping[str, int] | None = None
 ) -> list[LabelChoice]:
@@ -134,6 +160,7 @@ def run_labels(
     *,
     target_class: int | None = None,
     reach_mm: float | None = -1.0,
+    background: MetaTensor | None = None,
     progress: Progress = _quiet,
 ) -> list[tuple[LabelChoice, RunResult]]:
     """Run the bundle once per chosen label; every result's maps lie on the label map's grid and affine.
@@ -147,6 +174,8 @@ def run_labels(
             on that window and its maps are zero-padded onto the full grid, the same result at a fraction of the
             cost. Default (``-1``): the reach of the bundle's :class:`~monai_ext.transforms.CentredCubed` (plus
             4 mm), or the whole grid when its preprocessing has none; ``None``: the whole grid.
+        background: the image the label map was drawn on, on its grid (:func:`resolve_background`); the
+            montages then show each heatmap over it with the label outlined. The bundle never sees it.
         progress: ``(stage, fraction, message)`` callback.
     """
     affine = np.asarray(label_map.affine, dtype=np.float64)
@@ -163,6 +192,7 @@ def run_labels(
         result.image = MetaTensor(torch.from_numpy(mask)[None], affine=torch.as_tensor(affine))
         result.maps = {name: _uncrop(m, window, mask.shape, affine) for name, m in result.maps.items()}
         result.source = f"{source} [label {choice.value}: {choice.name}]"
+        result.background, result.structure = background, choice.name
         results.append((choice, result))
     return results
 
@@ -240,7 +270,8 @@ def run_bundle_per_label(request: dict[str, Any], progress: Progress = _quiet) -
         request: as :func:`~monai_ext.bundle.runner.run_bundle`, with ``inputPath`` a label map, plus
             ``label`` (one value or name) or ``labels`` (a list; absent: every label), ``labelNames``
             (``{"adrenal_gland_left": 2}``; default: the names stored in the file) and ``referencePath``
-            (the CT series folder of a DICOM SEG).
+            (the CT series folder of a DICOM SEG), ``backgroundPath`` (the image the label map was drawn on,
+            a NIfTI/NRRD file or DICOM series folder, for the montages; default: ``referencePath`` for a DICOM SEG).
         progress: ``(stage, fraction, message)`` callback.
 
     Returns:
@@ -254,10 +285,15 @@ def run_bundle_per_label(request: dict[str, Any], progress: Progress = _quiet) -
         heatmap=str(request.get("heatmapMethod") or "gradcam"),
         target_layer=request.get("targetLayer"),
     ) as runner:
-        label_map = load_label_map(request["inputPath"], reference=request.get("referencePath"))
+        reference = request.get("referencePath")
+        label_map = load_label_map(request["inputPath"], reference=reference)
         wanted = [request["label"]] if request.get("label") is not None else request.get("labels")
         choices = label_choices(label_map, wanted, request.get("labelNames"))
-        results = run_labels(runner, label_map, choices, target_class=request.get("targetClass"), progress=progress)
+        background = resolve_background(
+            request["inputPath"], label_map, background=request.get("backgroundPath"), reference=reference
+        )
+        target = request.get("targetClass")
+        results = run_labels(runner, label_map, choices, target_class=target, background=background, progress=progress)
         progress("write", 0.95, "Writing the outputs")
         summary = write_label_results(results, request["outputDir"], runner=runner)
     if "labels" in summary:

@@ -28,6 +28,9 @@ class RunResult:
         timings: seconds per stage.
         device: where the network ran.
         warnings: notes for the user.
+        background: the intensity image the input segments (e.g. the CT under a gland mask), ``(1, I, J, K)``
+            on the input's grid, or ``None``; the montages show the heatmaps over it with the input outlined.
+        structure: the name of the structure the input is a mask of (a label of a label map), or ``None``.
     """
 
     source: str
@@ -40,6 +43,8 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
+    background: MetaTensor | None = None
+    structure: str | None = None
 
     @property
     def predicted_index(self) -> int | None:

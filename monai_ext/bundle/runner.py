@@ -44,7 +44,7 @@ __all__ = ["BundleRunner", "Progress", "run_bundle"]
 
 Progress = Callable[[str, float, str], None]
 _LOGITS = "__network_output"  # the raw network output kept beside the postprocessed keys
-_LABEL_MAP_KEYS = ("label", "labels", "labelNames", "referencePath")  # see monai_ext.bundle.per_label
+_LABEL_MAP_KEYS = ("label", "labels", "labelNames", "referencePath", "backgroundPath")  # see monai_ext.bundle.per_label
 
 
 def _quiet(_stage: str, _fraction: float, _message: str) -> None:
@@ -413,8 +413,8 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
             objects, see :func:`~monai_ext.dicom_results.write_dicom_results`), ``dicom_source`` (the
             source series' folder or files when ``inputPath`` is not the DICOM folder itself, e.g. a
             NIfTI export of a volume loaded from DICOM) and ``dicom_seg_threshold`` (0.5; ``None``: no
-            SEG of the heatmap); ``label``, ``labels``,
-            ``labelNames``, ``referencePath``: the input is a label map (or DICOM SEG), one run per label
+            SEG of the heatmap); ``label``, ``labels``, ``labelNames``, ``referencePath``,
+            ``backgroundPath``: the input is a label map (or DICOM SEG), one run per label
             (:func:`~monai_ext.bundle.per_label.run_bundle_per_label`).
         progress: ``(stage, fraction in [0, 1], message)`` callback.
 

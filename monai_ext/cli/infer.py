@@ -5,9 +5,10 @@ each heatmap; a segmentation output writes its label map, one probability heatma
 per-label volumes. Several inputs (``INPUT CHANNEL ...`` or ``--channel NAME=PATH``) are the channels of one
 input, resampled onto the first one's grid, in the order the bundle's ``channel_def`` gives. A label map
 (``--label``, ``--all-labels``, a DICOM SEG with ``--reference``) runs once per label: one label writes into
-``OUT``, several into ``OUT/<label name>/`` with ``OUT/labels.json``. A batch (``--batch``, or a folder
-holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv`` with one row per input;
-a failing input gets an error row and the batch goes on.
+``OUT``, several into ``OUT/<label name>/`` with ``OUT/labels.json``; ``--background CT`` (a DICOM SEG's
+``--reference`` by default) puts the CT under each label's heatmap montage, the label outlined. A batch
+(``--batch``, or a folder holding NIfTI/NRRD files) writes one such folder per input and ``OUT/results.csv``
+with one row per input; a failing input gets an error row and the batch goes on.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from monai_ext.bundle.errors import BundleError, BundleInputError
 from monai_ext.bundle.exporter import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
 from monai_ext.bundle.outputs import write_outputs
-from monai_ext.bundle.per_label import is_dicom_seg, label_choices, load_label_map, run_labels, write_label_results
+from monai_ext.bundle.per_label import (
+    is_dicom_seg,
+    label_choices,
+    load_label_map,
+    resolve_background,
+    run_labels,
+    write_label_results,
+)
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.cli import infer_dicom
 from monai_ext.io.atomic import atomic_write_text
@@ -106,6 +114,15 @@ def register(commands: Any) -> None:
     labels.add_argument("--all-labels", action="store_true", help="run on every label of the map: OUT/<label>/")
     labels.add_argument("--label-names", default=None, metavar="JSON", help="names, e.g. '{\"adrenal_gland_left\": 2}'")
     labels.add_argument("--reference", type=Path, default=None, help="the CT series folder of a DICOM SEG input")
+    labels.add_argument(
+        "--background",
+        type=Path,
+        default=None,
+        metavar="IMAGE",
+        help="the image the segmentation was drawn on (the CT: NIfTI/NRRD file or DICOM series folder), shown under "
+        "the heatmap in the montages with each label outlined; resampled onto the label map's grid if needed "
+        "(default for a DICOM SEG: --reference)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -121,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
     args.more_channels = [str(p) for p in args.more_channels]
     if args.dicom_out is not None and (args.batch or _holds_volumes(args.input)):
         raise SystemExit("error: --dicom-out works on one input series, not a batch")
+    if args.background is not None and (args.batch or _holds_volumes(args.input)):
+        raise SystemExit("error: --background goes with one label map input, not a batch")
     if args.trusted or args.no_sandbox:
         reason = "trusted bundle (--trusted): not sandboxed" if args.trusted else "sandbox disabled by --no-sandbox"
         with not_sandboxed(reason):
@@ -151,6 +170,8 @@ def sandbox_policy(args: argparse.Namespace) -> SandboxPolicy:
     sources += [Path(item.partition("=")[2]).absolute() for item in args.channel if item.partition("=")[2]]
     if getattr(args, "reference", None):  # the CT series of a DICOM SEG input
         sources.append(Path(args.reference).absolute())
+    if getattr(args, "background", None):  # the CT under a label map, for the montages
+        sources.append(Path(args.background).absolute())
     reads = (Path(args.bundle).absolute(), *(s.parent if s.name.lower().endswith(".nhdr") else s for s in sources))
     memory = None if args.max_memory_gb is None else int(args.max_memory_gb * (1 << 30))
     limits = ResourceLimits(memory_bytes=memory, cpu_seconds=args.max_cpu_seconds)
@@ -179,6 +200,8 @@ def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
     positional = [] if args.channel else [Path(args.input), *(Path(p) for p in args.more_channels)]
     channels = input_channels(positional, args.channel, spec)
     if len(channels) > 1:
+        if args.background:
+            raise BundleInputError("--background goes with a label map input, not with several channels")
         names = channel_names(spec)
         for index, path in enumerate(channels):
             name = names[index] if index < len(names) else f"channel {index}"
@@ -187,7 +210,8 @@ def _run_with(runner: BundleRunner, args: argparse.Namespace) -> int:
         _print_summary(summary)
         return 0
     args.input = channels[0]
-    if args.label or args.all_labels or args.label_names or args.reference or is_dicom_seg(args.input):
+    label_options = (args.label, args.all_labels, args.label_names, args.reference, args.background)
+    if any(label_options) or is_dicom_seg(args.input):
         return _labels(runner, args)
     inputs = batch_inputs(args.input) if args.batch or _holds_volumes(args.input) else None
     if inputs is None:
@@ -239,11 +263,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _labels(runner: BundleRunner, args: argparse.Namespace) -> int:
-    """A label map (or DICOM SEG): one result per label, ``OUT/<label>/`` when there are several."""
+    """A label map (or DICOM SEG): one result per label, ``OUT/<label>/`` when there are several.
+
+    With ``--background`` (or a DICOM SEG's ``--reference``) the montages show each heatmap over that image.
+    """
     names = json.loads(args.label_names) if args.label_names else None
     label_map = load_label_map(args.input, reference=args.reference)
     choices = label_choices(label_map, args.label, names)
-    results = run_labels(runner, label_map, choices, target_class=args.target_class)
+    background = None
+    if not args.no_montage:  # only the montages show it
+        background = resolve_background(args.input, label_map, background=args.background, reference=args.reference)
+    results = run_labels(runner, label_map, choices, target_class=args.target_class, background=background)
     summary = write_label_results(results, args.out, runner=runner, montage=not args.no_montage)
     for entry in summary.get("labels", [summary]):
         print(f"== label {entry.get('value', choices[0].value)}: {entry.get('name', choices[0].name)}")

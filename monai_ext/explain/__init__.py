@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from monai_ext.explain.deletion import deletion_auc, deletion_curve
+from monai_ext.explain.display_range import display_range
 from monai_ext.explain.feature_maps import feature_maps, save_feature_montage
 from monai_ext.explain.gradcam import grad_cam, grad_cam_pp
 from monai_ext.explain.layers import default_target_layer
 from monai_ext.explain.montage import save_overlay_montage
 from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
+from monai_ext.explain.outline_montage import OutlineStyle, save_outline_montage
 from monai_ext.explain.residual import (
     RECONSTRUCTION_SCORES,
     anomaly_score,
@@ -23,10 +25,12 @@ from monai_ext.explain.upsample import upsample_map
 __all__ = [
     "RECONSTRUCTION_SCORES",
     "OcclusionPlan",
+    "OutlineStyle",
     "anomaly_score",
     "default_target_layer",
     "deletion_auc",
     "deletion_curve",
+    "display_range",
     "feature_maps",
     "grad_cam",
     "grad_cam_pp",
@@ -37,6 +41,7 @@ __all__ = [
     "residual_map",
     "residual_scale",
     "save_feature_montage",
+    "save_outline_montage",
     "save_overlay_montage",
     "signed_residual_score",
     "smooth_grad",

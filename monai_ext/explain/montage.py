@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from monai_ext.explain.panels import RAS_PANELS, as_volume, label_edges, voxel_sizes
 from monai_ext.io.atomic import atomic_path
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
 __all__ = ["save_overlay_montage"]
-
-# (title, axis sliced, letters at the screen's left/right/bottom/top) for RAS voxel axes (I, J, K)
-_PANELS = (
-    ("axial", 2, ("R", "L", "P", "A")),
-    ("coronal", 1, ("R", "L", "I", "S")),
-    ("sagittal", 0, ("A", "P", "I", "S")),
-)
-# (x, y, horizontal alignment, vertical alignment) of the letters at the left, right, bottom and top edges
-_EDGES = (
-    (0.02, 0.5, "left", "center"),
-    (0.98, 0.5, "right", "center"),
-    (0.5, 0.02, "center", "bottom"),
-    (0.5, 0.98, "center", "top"),
-)
 
 
 def save_overlay_montage(
@@ -84,24 +67,13 @@ def save_overlay_montage(
         >>> save_overlay_montage(np.random.rand(8, 9, 10), heat, pathlib.Path(tempfile.mkdtemp()) / "m.png")
         (2, 3, 4)
     """
-    volume, heat = _volume(image, "image"), np.nan_to_num(_volume(heatmap, "heatmap"), nan=0.0)
+    volume, heat = as_volume(image, "image"), np.nan_to_num(as_volume(heatmap, "heatmap"), nan=0.0)
     if volume.shape != heat.shape:
         raise ValueError(f"image {volume.shape} and heatmap {heat.shape} are not in the same grid")
-    sizes = (1.0, 1.0, 1.0) if spacing is None else tuple(float(s) for s in spacing)
-    if len(sizes) != 3 or min(sizes) <= 0:
-        raise ValueError(f"spacing must be 3 positive numbers (mm), got {spacing!r}")
+    sizes = voxel_sizes(spacing)
     hottest = tuple(int(v) for v in np.unravel_index(int(np.argmax(heat)), heat.shape))
     _write(volume, heat, hottest, path, sizes, title=title, cmap=cmap, alpha=alpha, threshold=threshold, dpi=dpi)
     return hottest[0], hottest[1], hottest[2]
-
-
-def _volume(array: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
-    values = array.detach().cpu().float().numpy() if isinstance(array, torch.Tensor) else np.asarray(array, float)
-    while values.ndim > 3 and values.shape[0] == 1:
-        values = values[0]
-    if values.ndim != 3:
-        raise ValueError(f"{name} must be a 3D (I, J, K) volume, got shape {values.shape}")
-    return values
 
 
 def _write(
@@ -127,7 +99,7 @@ def _write(
     axes = fig.subplots(1, 3)
     grey = np.percentile(volume, [0.5, 99.5])
     where = "(i, j, k) = ({}, {}, {})".format(*hottest)
-    for ax, (name, axis, letters) in zip(axes, _PANELS, strict=True):
+    for ax, (name, axis, letters) in zip(axes, RAS_PANELS, strict=True):
         plane = [a for a in range(3) if a != axis]  # (horizontal, vertical) voxel axes of the panel
         image_slice = np.take(volume, hottest[axis], axis=axis).T
         heat_slice = np.take(heat, hottest[axis], axis=axis).T
@@ -140,7 +112,7 @@ def _write(
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{name} {'IJK'[axis].lower()}={hottest[axis]}  {where}", fontsize=9)
-        _letters(ax, letters)
+        label_edges(ax, letters)
     scale = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=cmap)  # opaque colours, unlike the overlay
     bar = fig.colorbar(scale, ax=list(axes), shrink=0.8, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
     bar.set_label("importance (0-1)")
@@ -148,12 +120,3 @@ def _write(
         fig.suptitle(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-
-
-def _letters(ax: Axes, letters: tuple[str, str, str, str]) -> None:
-    """Anatomical directions at the left, right, bottom and top edges of a panel."""
-    from matplotlib import patheffects
-
-    for (x, y, ha, va), letter in zip(_EDGES, letters, strict=True):
-        text = ax.text(x, y, letter, ha=ha, va=va, color="white", fontsize=9, fontweight="bold", transform=ax.transAxes)
-        text.set_path_effects([patheffects.withStroke(linewidth=2, foreground="black")])

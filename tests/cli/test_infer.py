@@ -114,6 +114,58 @@ def test_infer_on_a_dicom_seg_with_its_ct_series(sample: Path, tmp_path: Path) -
     np.testing.assert_allclose(nib.load(from_seg["maps"]["heatmap"]).affine, volume.affine, atol=1e-4)
 
 
+def test_background_puts_the_ct_under_the_heatmap_and_a_dicom_seg_defaults_to_its_reference(
+    sample: Path, tmp_path: Path
+) -> None:
+    from matplotlib.image import imread
+
+    from tests.io.test_dicom_seg import write_seg
+
+    ct_dicom = sample / "ct_dicom"
+    one_gland = ["--label", "adrenal_gland_left", "--bundle", str(CLASSIFIER)]
+    out = tmp_path / "on_ct"
+    nrrd = sample / "adrenal_labels.nrrd"
+    assert main(["infer", str(nrrd), *one_gland, "--out", str(out), "--background", str(ct_dicom)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["background"] == {
+        "path": str(ct_dicom.resolve()),
+        "modality": "CT",
+        "resampled": False,
+        "window": [-160.0, 240.0],  # the soft-tissue window W400/L40
+    }
+    png = imread(result["montages"]["heatmap"])[..., :3]
+    neutral = png.max(axis=2) - png.min(axis=2) < 0.02
+    soft_tissue = neutral & (png[..., 0] > 0.35) & (png[..., 0] < 0.65)  # 0-100 HU, none in a 0/1 mask's montage
+    fat = neutral & (png[..., 0] > 0.05) & (png[..., 0] < 0.25)  # about -140 to -60 HU
+    cyan = (png[..., 0] < 0.35) & (png[..., 1] > 0.75) & (png[..., 2] > 0.75)
+    assert soft_tissue.sum() > 5_000 and fat.sum() > 5_000 and cyan.sum() > 300
+    volume = load_dicom_series(ct_dicom)
+    glands = load_label_map(nrrd).as_tensor()[0].numpy().astype(np.uint8)
+    seg = write_seg([Path(f) for f in volume.meta["source_files"]], glands, tmp_path / "seg.dcm",
+                    {1: "adrenal_gland_right", 2: "adrenal_gland_left"})  # fmt: skip
+    seg_out = tmp_path / "seg_on_ct"
+    assert main(["infer", str(seg), "--reference", str(ct_dicom), *one_gland, "--out", str(seg_out)]) == 0
+    from_seg = json.loads((seg_out / "result.json").read_text())
+    assert from_seg["background"] == result["background"]  # the referenced CT, without --background
+    assert float(np.abs(imread(from_seg["montages"]["heatmap"])[..., :3] - png).mean()) < 0.005
+
+
+def test_a_background_elsewhere_in_space_is_refused_with_both_names(
+    gland_mask: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    far = tmp_path / "other_scan.nii.gz"
+    affine = np.diag([1.0, 1.0, 1.0, 1.0])
+    affine[:3, 3] = [0.0, 0.0, 900.0]
+    nib.save(nib.Nifti1Image(np.zeros((30, 30, 30), np.float32), affine), far)
+    args = ["infer", str(gland_mask), "--bundle", str(CLASSIFIER), "--out", str(tmp_path / "o")]
+    assert main([*args, "--background", str(far)]) == 2
+    err = capsys.readouterr().err
+    assert "BundleInputError" in err and str(far) in err and str(gland_mask) in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "result.json").exists()
+    with pytest.raises(SystemExit, match="--background goes with one label map input, not a batch"):
+        main([*args, "--background", str(far), "--batch"])  # refused before the bundle loads
+
+
 @pytest.mark.parametrize("method", ["gradcampp", "occlusion", "smoothgrad"])
 def test_other_heatmap_methods(gland_mask: Path, tmp_path: Path, method: str) -> None:
     out = tmp_path / method

@@ -108,6 +108,27 @@ def test_real_runner_with_the_shipped_classifier(tmp_path, oblique_affine):
     assert {line.get("stage") for line in lines[:-1]} >= {"bundle", "load", "heatmap", "write"}  # one pass
 
 
+def test_sandboxed_worker_reads_the_background_of_a_label_map(tmp_path, oblique_affine):
+    """backgroundPath (optional): the untrusted worker may read it, and the montage is drawn over it."""
+    from matplotlib.image import imread
+
+    mask = np.zeros((30, 36, 24), np.float32)
+    mask[8:22, 10:28, 7:17] = 1.0
+    path = tmp_path / "mask.nii.gz"
+    nib.save(nib.Nifti1Image(mask, oblique_affine), path)
+    (tmp_path / "ct").mkdir()
+    ct = tmp_path / "ct" / "ct.nii.gz"  # not beside the input: only backgroundPath lets the sandbox read it
+    nib.save(nib.Nifti1Image(np.where(mask > 0, 40.0, -1000.0).astype(np.float32), oblique_affine), ct)
+    bundle = REPO / "bundles" / "adrenal_hyperplasia_classifier_3d"
+    code, lines, stderr = run_worker(tmp_path, inputPath=str(path), bundlePath=str(bundle), backgroundPath=str(ct))
+    assert code == 0, stderr
+    result = lines[-1]["result"]
+    assert result["background"]["path"] == str(ct) and result["background"]["window"] == [-160.0, 240.0]
+    assert result["protections"]["sandboxed"] and result["protections"]["items"]["landlock_filesystem"]["active"]
+    png = imread(result["montages"]["heatmap"])[..., :3]
+    assert ((png[..., 0] < 0.35) & (png[..., 1] > 0.75) & (png[..., 2] > 0.75)).sum() > 100  # the outline
+
+
 def test_real_runner_refuses_an_untrusted_payload(tmp_path, input_volume):
     import shutil
 

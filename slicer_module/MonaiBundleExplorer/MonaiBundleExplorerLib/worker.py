@@ -6,6 +6,8 @@ The request file is a JSON object with:
   ``inputPath`` (NIfTI/NRRD written by the GUI side) or ``inputPaths`` (a list, for a batch), ``bundlePath``,
   ``device`` ("auto", "cpu", "cuda"), ``heatmapMethod`` ("gradcam", "gradcampp", "occlusion"), ``trusted`` (bool),
   ``outputDir``, and optionally ``runner`` ("module:function", default ``monai_ext.bundle.runner:run_bundle``).
+  A label map request may add ``backgroundPath`` (the image it was drawn on, for the montages) and
+  ``referencePath`` (a DICOM SEG's CT series); both are readable under the sandbox.
 
 Each stdout line is one JSON object:
   ``{"stage": str, "fraction": float in [0, 1], "message": str}`` while running,
@@ -129,7 +131,7 @@ def checkResult(result) -> dict:
 
 def applySandbox(request: dict) -> None:
     """Untrusted request: this process loses the network, writes outside outputDir (and dicom_out) and reads
-    outside the bundle, the inputs and dicom_source (monai_ext.sandbox, Linux).
+    outside the bundle, the inputs, dicom_source, referencePath and backgroundPath (monai_ext.sandbox, Linux).
 
     The protections in force end up in result.json under "protections" (on macOS/Windows: none, with the reason).
     """
@@ -146,7 +148,9 @@ def applySandbox(request: dict) -> None:
     inputs = request.get("inputPaths") or [request.get("inputPath")]
     source = request.get("dicom_source") or []  # the input node's DICOM files: read for the DICOM results
     sources = [source] if isinstance(source, str) else list(source)
-    reads = tuple(Path(p) for p in [request["bundlePath"], *inputs, *sources] if p)
+    # a label map's DICOM SEG reference series and its background image (the CT under the montages): read too
+    images = [request.get("referencePath"), request.get("backgroundPath")]
+    reads = tuple(Path(p) for p in [request["bundlePath"], *inputs, *sources, *images] if p)
     writes = [request["outputDir"], *([request["dicom_out"]] if request.get("dicom_out") else [])]
     policy = SandboxPolicy(write_dirs=tuple(Path(folder) for folder in writes), read_paths=reads)
     apply_sandbox(policy)
