@@ -119,13 +119,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--occlusion", type=int, default=0, help="occlusion localisation on the first N pairs")
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        type=Path,
+        default=[BUNDLE / "models" / "model.pt"],
+        help="classifier weight files to compare side by side on the same grids (default: the shipped model.pt)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images, labels = load_npz_split(DATA, "val")
     masks = (images[: args.cases] > 127).astype(np.float32)
     labels = labels[: args.cases]
-    runner = BundleRunner(BUNDLE, device="cpu")
     print(f"{len(masks)} val cases; grid {args.shape} at {args.spacing} mm, random tilt <= 25 deg, two glands a map")
+    for weights in args.weights:
+        print(f"\n## weights {weights}")
+        runner = BundleRunner(BUNDLE, device="cpu")
+        runner.bundle.network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        report(runner, masks, labels, args)
+
+
+def report(runner: BundleRunner, masks: np.ndarray, labels: np.ndarray, args: argparse.Namespace) -> None:
+    """Print the probability and localisation tables of one classifier (the embedding grids are seeded)."""
     base = [native(runner, m) for m in masks]
     moved = [moved_by_one_voxel(runner, m) for m in masks]
     embedded, seconds = embedded_pairs(runner, masks, args)
@@ -152,6 +167,7 @@ def main() -> None:
           f"median {statistics.median(seconds):.2f} s")  # fmt: skip
     if args.occlusion:
         occlusion = BundleRunner(BUNDLE, device="cpu", heatmap="occlusion")
+        occlusion.bundle.network.load_state_dict(runner.bundle.network.state_dict())
         sub = argparse.Namespace(**{**vars(args), "seed": args.seed})
         occ, _ = embedded_pairs(occlusion, masks[: 2 * args.occlusion], sub)
         mass = np.array([v[1] for v in occ.values()])
