@@ -25,7 +25,7 @@ from monai_ext.bundle.background import load_background
 from monai_ext.bundle.errors import BundleInputError
 from monai_ext.bundle.inputs import InputSource, load_input
 from monai_ext.bundle.result import RunResult
-from monai_ext.bundle.runner import BundleRunner, Progress
+from monai_ext.bundle.runner import BundleRunner, Progress, runner_from_request
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.dicom_seg import load_dicom_seg
 from monai_ext.io.errors import DicomError
@@ -278,13 +278,7 @@ def run_bundle_per_label(request: dict[str, Any], progress: Progress = _quiet) -
         One label: its ``result.json`` content (plus ``classNames``/``probabilities``); several: the index.
     """
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
-    with BundleRunner(
-        request["bundlePath"],
-        trusted=bool(request.get("trusted", False)),
-        device=str(request.get("device") or "auto"),
-        heatmap=str(request.get("heatmapMethod") or "gradcam"),
-        target_layer=request.get("targetLayer"),
-    ) as runner:
+    with runner_from_request(request) as runner:
         reference = request.get("referencePath")
         label_map = load_label_map(request["inputPath"], reference=reference)
         wanted = [request["label"]] if request.get("label") is not None else request.get("labels")

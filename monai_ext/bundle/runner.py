@@ -40,7 +40,7 @@ from monai_ext.engines.gan_sampling import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
 from monai_ext.explain.gradcam import grad_cam
 
-__all__ = ["BundleRunner", "Progress", "run_bundle"]
+__all__ = ["BundleRunner", "Progress", "run_bundle", "runner_from_request"]
 
 Progress = Callable[[str, float, str], None]
 _LOGITS = "__network_output"  # the raw network output kept beside the postprocessed keys
@@ -427,7 +427,17 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
 
         return run_bundle_per_label(request, progress)
     progress("bundle", 0.0, f"Loading the bundle {request['bundlePath']}")
-    with BundleRunner(
+    with runner_from_request(request) as runner:
+        return _run_request(runner, request, progress)
+
+
+def runner_from_request(request: Mapping[str, Any]) -> BundleRunner:
+    """The :class:`BundleRunner` a worker request asks for (see :func:`run_bundle` for the keys).
+
+    Reads ``bundlePath``, ``trusted``, ``device``, ``heatmapMethod``, ``targetLayer``, ``overrides`` and
+    ``explainSegmentation``; every request kind (one volume, or a label map run per label) builds it here.
+    """
+    return BundleRunner(
         request["bundlePath"],
         trusted=bool(request.get("trusted", False)),
         device=str(request.get("device") or "auto"),
@@ -435,8 +445,7 @@ def run_bundle(request: dict[str, Any], progress: Progress = _quiet) -> dict[str
         target_layer=request.get("targetLayer"),
         overrides=request.get("overrides"),
         explain_segmentation=bool(request.get("explainSegmentation", False)),
-    ) as runner:
-        return _run_request(runner, request, progress)
+    )
 
 
 def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progress) -> dict[str, Any]:
