@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from process_memory import read_memory_kib, reset_peak_rss
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -214,27 +215,6 @@ def describe_error(exc: BaseException) -> str:
 
 
 # ------------------------------------------------------------------------------------ memory (worker)
-
-
-def read_memory_kib() -> dict[str, int]:
-    """``VmRSS`` and ``VmHWM`` of this process in KiB."""
-    values = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values
-
-
-def reset_peak_rss() -> bool:
-    """Reset ``VmHWM`` to the current RSS (Linux >= 4.0); False when not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def run_worker(loader_key: str, series: str, data: Path) -> None:

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from process_memory import read_memory_kib, reset_peak_rss
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -65,21 +66,6 @@ METHODS = (
     "dicomweb-client series",
     "getscu (dcmtk)",
 )
-
-
-def _memory_kib() -> dict[str, int]:
-    values = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
 
 
 def _retriever(method: str, cfg: dict[str, Any], out: Path) -> Callable[[], None]:
@@ -132,12 +118,13 @@ def run_worker(method: str, cfg_json: str, out: str) -> None:
     """One timed retrieval in this fresh process; prints one JSON line."""
     warnings.simplefilter("ignore")
     call = _retriever(method, json.loads(cfg_json), Path(out))
-    _reset_peak()
-    before = _memory_kib()
+    if not reset_peak_rss():
+        raise OSError("cannot reset the peak RSS (/proc/self/clear_refs)")
+    before = read_memory_kib()
     start = time.perf_counter()
     call()
     seconds = time.perf_counter() - start
-    after = _memory_kib()
+    after = read_memory_kib()
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     peak = child if method.startswith("getscu") else (after["VmHWM"] - before["VmRSS"]) * 1024
     print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
