@@ -7,6 +7,8 @@ that image with the structure outlined. It is only displayed: the bundle never s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from monai.data import MetaTensor
@@ -15,6 +17,7 @@ from monai.transforms import ResampleToMatch
 from monai_ext.bundle.channels import GRID_TOLERANCE_MM
 from monai_ext.bundle.errors import BundleInputError
 from monai_ext.bundle.inputs import InputSource, load_input
+from monai_ext.explain.display_range import display_range
 
 __all__ = ["background_on_grid", "load_background"]
 
@@ -41,7 +44,8 @@ def background_on_grid(image: MetaTensor, grid: MetaTensor) -> MetaTensor:
 
     Returns:
         ``(1, I, J, K)`` float32 with ``grid``'s affine; ``meta``: ``filename_or_obj`` (the image's),
-        ``modality`` (when known) and ``resampled`` (bool).
+        ``modality`` (when known), ``resampled`` (bool) and ``window`` (``(black, white)`` for display,
+        :func:`~monai_ext.explain.display_range.display_range`).
 
     Raises:
         BundleInputError: no voxel of the grid lies inside the image (names both files and their extents).
@@ -57,8 +61,7 @@ def background_on_grid(image: MetaTensor, grid: MetaTensor) -> MetaTensor:
     same_shape = tuple(image.shape[1:]) == tuple(grid.shape[1:])
     offset = np.abs(np.asarray(image.affine, dtype=np.float64) - np.asarray(grid.affine, dtype=np.float64))
     if same_shape and float(offset.max()) <= GRID_TOLERANCE_MM:
-        values = image.as_tensor().float()
-        return MetaTensor(values, affine=torch.as_tensor(grid.affine), meta=meta | {"resampled": False})
+        return _on_grid(image.as_tensor().float(), grid, meta, resampled=False)
     lowest = float(image.min())
     shifted = image.as_tensor().float() - lowest  # >= 0, and 0 (= lowest) where the image does not reach
     stacked = MetaTensor(torch.cat([shifted, torch.ones_like(shifted)]), affine=torch.as_tensor(image.affine))
@@ -71,8 +74,17 @@ def background_on_grid(image: MetaTensor, grid: MetaTensor) -> MetaTensor:
             "the segmentation was drawn on?",
             str(grid.meta.get("filename_or_obj", "in-memory label map")),
         )
-    data = (values[:1] + lowest).float()
-    return MetaTensor(data, affine=torch.as_tensor(grid.affine), meta=meta | {"resampled": True})
+    return _on_grid((values[:1] + lowest).float(), grid, meta, resampled=True)
+
+
+def _on_grid(values: torch.Tensor, grid: MetaTensor, meta: dict[str, Any], *, resampled: bool) -> MetaTensor:
+    """``values`` ``(1, I, J, K)`` with ``grid``'s affine, ``resampled`` and its display ``window`` in ``meta``.
+
+    The window is computed once here: every label's montage and ``result.json`` read it.
+    """
+    window = display_range(values[0].numpy(), modality=meta.get("modality"))
+    extra = {"resampled": resampled, "window": window}
+    return MetaTensor(values, affine=torch.as_tensor(grid.affine), meta=meta | extra)
 
 
 def _extent(volume: MetaTensor) -> str:

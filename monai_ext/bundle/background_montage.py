@@ -16,8 +16,9 @@ __all__ = ["background_summary", "save_background_montage"]
 def save_background_montage(result: RunResult, heatmap: np.ndarray, png: Path, *, title: str) -> Path:
     """Write the PNG of ``heatmap`` over ``result.background``, ``result.image > 0`` outlined, through the mask.
 
-    The background is windowed by :func:`~monai_ext.explain.display_range.display_range` (W400/L40 HU for a CT,
-    percentiles otherwise); the volumes are put in RAS voxel order for the radiological panels.
+    The background is shown in the ``window`` chosen when it was loaded
+    (:func:`~monai_ext.bundle.background.background_on_grid`: W400/L40 HU for a CT, percentiles otherwise); the
+    volumes are put in RAS voxel order for the radiological panels.
 
     Args:
         result: a run whose ``background`` is set, on the grid of ``result.image`` (the mask).
@@ -28,7 +29,6 @@ def save_background_montage(result: RunResult, heatmap: np.ndarray, png: Path, *
     Raises:
         ValueError: ``result.background`` is ``None``, or the volumes are not on one grid.
     """
-    from monai_ext.explain.display_range import display_range
     from monai_ext.explain.outline_montage import save_outline_montage
     from monai_ext.explain.ras_order import to_ras_order
 
@@ -36,7 +36,8 @@ def save_background_montage(result: RunResult, heatmap: np.ndarray, png: Path, *
         raise ValueError("the run has no background image")
     affine = np.asarray(result.image.affine)
     background = result.background.as_tensor()[0].numpy()
-    window = display_range(background, modality=result.background.meta.get("modality"))
+    black, white = result.background.meta["window"]
+    window = (float(black), float(white))
     (shown, ras_spacing), (heat, _) = to_ras_order(background, affine), to_ras_order(heatmap, affine)
     mask, _ = to_ras_order(result.image.as_tensor()[0].numpy() > 0, affine)
     outline = result.structure or "segmentation"
@@ -47,15 +48,13 @@ def save_background_montage(result: RunResult, heatmap: np.ndarray, png: Path, *
 def background_summary(background: MetaTensor | None) -> dict[str, Any] | None:
     """``result.json``'s ``"background"``: the image the montages are drawn over, or ``None``.
 
-    ``{"path", "modality" (or ``None``), "resampled" (onto the input's grid), "window" ([black, white])}``.
+    ``{"path", "modality" (or ``None``), "resampled" (onto the input's grid), "window" ([black, white])}``, from the
+    background's ``meta`` (:func:`~monai_ext.bundle.background.background_on_grid`).
     """
-    from monai_ext.explain.display_range import display_range
-
     if background is None:
         return None
     name = str(background.meta.get("filename_or_obj", "in-memory volume"))
     path = name if name == "in-memory volume" else str(Path(name).resolve())
     modality = background.meta.get("modality")
-    window = display_range(background.as_tensor()[0].numpy(), modality=modality)
     resampled = bool(background.meta.get("resampled"))
-    return {"path": path, "modality": modality, "resampled": resampled, "window": list(window)}
+    return {"path": path, "modality": modality, "resampled": resampled, "window": list(background.meta["window"])}
