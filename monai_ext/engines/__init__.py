@@ -7,6 +7,7 @@ from monai_ext.engines.anomaly_writer import AnomalyMapWriter, inference_cases, 
 from monai_ext.engines.best_model import BestModelSaver, sha256_of
 from monai_ext.engines.class_weights import class_weights
 from monai_ext.engines.classification_report import ClassificationReport, write_classification_report
+from monai_ext.engines.consistency_loss import ConsistencyLoss, js_divergence
 from monai_ext.engines.device import amp_enabled, default_device
 from monai_ext.engines.distributed import init_distributed, is_main_process, local_device
 from monai_ext.engines.explanation_report import ExplanationReport
@@ -30,6 +31,7 @@ __all__ = [
     "BackboneFreezer",
     "BestModelSaver",
     "ClassificationReport",
+    "ConsistencyLoss",
     "ExplanationReport",
     "GanProgressBar",
     "LossHistory",
@@ -49,6 +51,7 @@ __all__ = [
     "inference_cases",
     "init_distributed",
     "is_main_process",
+    "js_divergence",
     "load_pretrained",
     "local_device",
     "plot_loss_curves",

@@ -32,6 +32,8 @@ class Classifier(nn.Module):
         norm: backbone normalisation (MONAI name).
         dropout: dropout before the linear layer.
         block_dropout: dropout inside the backbone blocks.
+        antialias: low-pass filter before every strided backbone stage (see :class:`Encoder`); off by default,
+            and it does not change the state dict.
 
     Example:
         >>> net = Classifier(spatial_dims=3, in_channels=1, out_channels=2, channels=(8, 16), strides=(2, 2))
@@ -50,6 +52,7 @@ class Classifier(nn.Module):
         norm: str | tuple = "batch",
         dropout: float = 0.3,
         block_dropout: float = 0.0,
+        antialias: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = Encoder(
@@ -59,6 +62,7 @@ class Classifier(nn.Module):
             strides=strides,
             norm=norm,
             dropout=block_dropout,
+            antialias=antialias,
         )
         pool = nn.AdaptiveAvgPool3d(1) if spatial_dims == 3 else nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(

@@ -8,6 +8,8 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
+from monai_ext.networks.low_pass import LowPass
+
 __all__ = ["Encoder"]
 
 
@@ -28,6 +30,9 @@ class Encoder(nn.Module):
         norm: MONAI norm name or ``(name, args)``, e.g. ``"batch"``, ``"instance"``, ``("group", {"num_groups": 8})``.
         act: MONAI activation name or ``(name, args)``.
         dropout: dropout probability inside each block.
+        antialias: blur (:class:`~monai_ext.networks.low_pass.LowPass`, ``[1, 2, 1]``) the input of every strided
+            stage, so the output moves less when the input moves by a voxel. The filter holds no weights: the
+            state dict is the same with or without it.
 
     Example:
         >>> enc = Encoder(spatial_dims=3, in_channels=1, channels=(8, 16), strides=(2, 2))
@@ -45,6 +50,7 @@ class Encoder(nn.Module):
         norm: str | tuple = "batch",
         act: str | tuple = "relu",
         dropout: float = 0.0,
+        antialias: bool = False,
     ) -> None:
         super().__init__()
         if not channels or len(channels) != len(strides):
@@ -63,6 +69,12 @@ class Encoder(nn.Module):
         for cin, cout, stride in zip(self.channels[:-1], self.channels[1:], self.strides[1:], strict=True):
             stages.append(nn.Sequential(conv(cin, cout, stride), conv(cout, cout, 1)))
         self.stages = nn.ModuleList(stages)
+        self.antialias = bool(antialias)
+        inputs = (in_channels, *self.channels[:-1])
+        self.low_pass = nn.ModuleList(
+            LowPass(spatial_dims=spatial_dims, channels=cin) if self.antialias and stride > 1 else nn.Identity()
+            for cin, stride in zip(inputs, self.strides, strict=True)
+        )
 
     @property
     def out_channels(self) -> int:
@@ -79,6 +91,6 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode ``x`` of shape ``(B, in_channels, *spatial)`` to ``(B, channels[-1], *spatial / reduction)``."""
-        for stage in self.stages:
-            x = stage(x)
+        for low_pass, stage in zip(self.low_pass, self.stages, strict=True):
+            x = stage(low_pass(x))
         return x

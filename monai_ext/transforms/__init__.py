@@ -16,6 +16,7 @@ from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindow
 from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
 from monai_ext.transforms.mask_batch_augment import MaskBatchAugment
 from monai_ext.transforms.mask_distance import MaskDistance, MaskDistanced, mask_distance
+from monai_ext.transforms.mask_pair_augment import MaskPairAugment
 from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
 from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
 from monai_ext.transforms.scanner_resample import RandScannerResample
@@ -36,6 +37,7 @@ __all__ = [
     "MaskBatchAugment",
     "MaskDistance",
     "MaskDistanced",
+    "MaskPairAugment",
     "NormalizeGeometry",
     "NormalizeGeometryd",
     "PercentileScale",

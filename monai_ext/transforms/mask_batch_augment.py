@@ -52,6 +52,14 @@ class MaskBatchAugment:
         Raises:
             ValueError: ``batch`` is not a 5D one-channel batch (a distance channel is added here, not before).
         """
+        return self.channels(self.masks(batch))
+
+    def masks(self, batch: torch.Tensor) -> torch.Tensor:
+        """The augmented ``(B, 1, D, H, W)`` 0/1 masks of ``batch`` (not modified), before any distance channel.
+
+        Raises:
+            ValueError: ``batch`` is not a 5D one-channel batch.
+        """
         if batch.ndim != 5 or batch.shape[1] != 1:
             raise ValueError(f"expected a (B, 1, D, H, W) batch of masks, got shape {tuple(batch.shape)}")
         out = batch.float()
@@ -59,10 +67,13 @@ class MaskBatchAugment:
             out = self.scanner(out)
         if self.augment is not None:
             out = self.augment(out)
-        out = (out >= 0.5).float()
+        return (out >= 0.5).float()
+
+    def channels(self, masks: torch.Tensor) -> torch.Tensor:
+        """The network input of ``(B, 1, D, H, W)`` 0/1 masks: the masks, with the distance channel when asked."""
         if not self.distance_channel:
-            return out
-        return torch.cat([out, mask_distance(out, max_distance=self.max_distance)], dim=1)
+            return masks
+        return torch.cat([masks, mask_distance(masks, max_distance=self.max_distance)], dim=1)
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         """The generators' states (a resumed run continues the same random sequences)."""

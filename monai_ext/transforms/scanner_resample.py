@@ -44,6 +44,9 @@ class RandScannerResample:
         slice_spacing: ``(low, high)`` mm of the grid's slice axis.
         slice_axis: the cube axis (0, 1, 2) the slices are stacked along (2 = S in a RAS cube).
         max_tilt: maximum absolute rotation in degrees about each axis.
+        max_shift: the way back lands up to this many cube voxels off along each axis (uniform), as a re-crop
+            centred on the acquired mask's centre of mass does; 0 keeps the cube where it was (and draws nothing,
+            so the random sequence is the one of earlier versions).
         seed: seed of the generator (``None``: random).
 
     Example:
@@ -62,6 +65,7 @@ class RandScannerResample:
         slice_spacing: Sequence[float] | float = (1.0, 3.0),
         slice_axis: int = 2,
         max_tilt: float = 25.0,
+        max_shift: float = 0.0,
         seed: int | None = None,
     ) -> None:
         if not 0.0 <= prob <= 1.0:
@@ -76,6 +80,9 @@ class RandScannerResample:
         self.slice = _pair(slice_spacing, "slice_spacing")
         self.slice_axis = int(slice_axis)
         self.max_tilt = float(max_tilt)
+        if max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0 voxels, got {max_shift}")
+        self.max_shift = float(max_shift)
         self.generator = torch.Generator()
         self.generator.manual_seed(int(torch.seed() if seed is None else seed))
 
@@ -100,8 +107,9 @@ class RandScannerResample:
         chosen = (torch.rand(batch.shape[0], generator=g) < self.prob).tolist()
         for i, pick in enumerate(chosen):
             spacing, rotation, phase = self._draw(g)
+            offset = self._draw_offset(g)
             if pick:
-                out[i] = self._round_trip(out[i : i + 1], spacing, rotation, phase)[0]
+                out[i] = self._round_trip(out[i : i + 1], spacing, rotation, phase, offset)[0]
         return out
 
     def _draw(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,10 +121,22 @@ class RandScannerResample:
         angles = (torch.rand(1, 3, generator=g, dtype=torch.float64) * 2 - 1) * math.radians(self.max_tilt)
         return spacing, rotation_matrices(angles)[0], u[3:].double() - 0.5
 
+    def _draw_offset(self, g: torch.Generator) -> torch.Tensor | None:
+        """The way back's offset ``(3,)`` in cube voxels, or ``None`` (nothing drawn) when ``max_shift`` is 0."""
+        if not self.max_shift:
+            return None
+        return (torch.rand(3, generator=g, dtype=torch.float64) * 2 - 1) * self.max_shift
+
     def _round_trip(
-        self, cube: torch.Tensor, spacing: torch.Tensor, rotation: torch.Tensor, phase: torch.Tensor
+        self,
+        cube: torch.Tensor,
+        spacing: torch.Tensor,
+        rotation: torch.Tensor,
+        phase: torch.Tensor,
+        offset: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(1, C, D, H, W)`` cube -> the scanner grid -> back; all geometry in cube-axis order (D, H, W)."""
+        """``(1, C, D, H, W)`` cube -> the scanner grid -> back, ``offset`` ``(3,)`` cube voxels off (default 0);
+        all geometry in cube-axis order (D, H, W)."""
         size = torch.tensor(cube.shape[2:], dtype=torch.float64)
         extent = size * self.voxel_size_mm  # mm
         grid_size = torch.ceil(extent / spacing).long()
@@ -126,7 +146,8 @@ class RandScannerResample:
         shift = rotation @ (2 * phase * spacing) / extent
         acquired = _sample(cube, to_scanner, shift, tuple(grid_size.tolist()))
         back = torch.linalg.inv(to_scanner)
-        return _sample(acquired, back, -back @ shift, tuple(cube.shape[2:]))
+        moved = torch.zeros(3, dtype=torch.float64) if offset is None else 2 * offset / size
+        return _sample(acquired, back, back @ (moved - shift), tuple(cube.shape[2:]))
 
 
 def _sample(volume: torch.Tensor, matrix: torch.Tensor, shift: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
