@@ -11,7 +11,7 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle import BundleInputError, BundleRunner, run_bundle
+from monai_ext.bundle import BundleError, BundleInputError, BundleRunner, run_bundle
 from monai_ext.bundle.per_label import label_choices, run_labels
 from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
@@ -102,3 +102,25 @@ def test_running_on_the_cube_window_gives_the_full_grid_result(two_gland_nifti: 
     assert tuple(heat_window.shape) == (1, *labels.shape)
     np.testing.assert_allclose(np.asarray(heat_window.affine), affine, atol=1e-9)
     torch.testing.assert_close(heat_window.as_tensor(), heat_full.as_tensor(), atol=1e-4, rtol=0)
+
+
+def test_label_map_requests_apply_overrides_and_refuse_hostile_ones(two_gland_nifti: tuple, tmp_path: Path) -> None:
+    """A per-label request goes through the same override checks as a volume request (runner_from_request)."""
+    path, _, _ = two_gland_nifti
+    request = {"bundlePath": str(CLASSIFIER), "inputPath": str(path), "label": 1, "device": "cpu"}
+    plain = run_bundle(request | {"outputDir": str(tmp_path / "plain")})
+    coarse = run_bundle(request | {"outputDir": str(tmp_path / "coarse"), "overrides": {"max_distance": 3}})
+    assert abs(coarse["probabilities"][1] - plain["probabilities"][1]) > 0.01  # the override reached the recipe
+    marker = tmp_path / "pwned"
+    hostile = {
+        "max_distance": f"$__import__('pathlib').Path({str(marker)!r}).touch()",
+        "network_def#_target_": "os.system",
+        "network_def::antialias": True,
+        "#max_distance": 3,
+    }
+    for key, value in hostile.items():
+        out = tmp_path / f"hostile{len(key)}"
+        with pytest.raises(BundleError, match=f"override key {key!r}|override {key!r}"):
+            run_bundle(request | {"outputDir": str(out), "overrides": {key: value}})
+        assert not out.exists()
+    assert not marker.exists()

@@ -17,7 +17,7 @@ from typing import Any
 
 import monai
 import torch
-from monai.bundle import ConfigParser
+from monai.bundle import ConfigParser, ReferenceResolver
 from monai.inferers import Inferer
 
 from monai_ext.bundle.errors import BundleConfigError, BundleError, BundleFileError, UntrustedCodeError
@@ -203,6 +203,11 @@ def _check_overrides(overrides: dict[str, Any]) -> None:
             raise UntrustedCodeError(f"override key {key!r} is not a config id")
         if _has_code(value):
             raise UntrustedCodeError(f"override {key!r}: values are plain data, without $, @ or % prefixes")
+        if ReferenceResolver.normalize_id(key).split(ReferenceResolver.sep)[0] in (*NETWORK_KEYS, "network"):
+            raise BundleConfigError(
+                f"override {key!r}: the network is built from the bundle's own config before overrides apply, so "
+                "it cannot be changed by an override (edit the bundle's inference config instead)"
+            )
 
 
 def _has_code(value: Any) -> bool:
