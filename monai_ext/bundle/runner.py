@@ -34,7 +34,7 @@ from monai_ext.bundle.segmentation.build import build_segmentation
 from monai_ext.bundle.segmentation.specs import segmentation_specs
 from monai_ext.bundle.zoo import adapt_bundle, feed_volume
 from monai_ext.bundle.zoo.errors import root_message
-from monai_ext.bundle.zoo.inferer import build_inferer, stitch_device
+from monai_ext.bundle.zoo.inferer import build_inferer, inner_inferer, stitch_device
 from monai_ext.engines.device import default_device
 from monai_ext.engines.gan_sampling import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
@@ -359,7 +359,7 @@ class BundleRunner:
         if not rows:
             return
         row = max(rows, key=lambda r: (r["voxels"], -r["value"]))
-        roi = getattr(self.adapted.inferer, "roi_size", None)
+        roi = getattr(inner_inferer(self.adapted.inferer), "roi_size", None)
         cam, info = region_grad_cam(
             self.network, x, logits.to(x.device), channel=row["value"], kind=segmentation.spec.kind,
             roi=roi, target_layer=self.target_layer,

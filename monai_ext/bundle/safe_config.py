@@ -247,6 +247,11 @@ class BundleConfig:
     def __contains__(self, key: str) -> bool:
         return ReferenceResolver.normalize_id(key) in self._resolver.items
 
+    @property
+    def policy(self) -> Policy:
+        """The allow-list this config is checked against."""
+        return self._context.policy
+
     def get(self, key: str, *, role: str | None = None) -> Any:
         """The resolved (instantiated) content of ``key``; untrusted keys are audited first.
 

@@ -667,6 +667,54 @@ def sliding_window_batch(ctx: Context) -> Case:
 
 
 @case("exhaustion")
+def sliding_window_roi_at_run(ctx: Context) -> Case:
+    """The runner builds the inferer itself from the resolved arguments: it applies the same bounds."""
+    bundle = ctx.bundle("sliding_roi_run")
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "SlidingWindowInferer", "roi_size": [4096, 4096, 4096],
+                                                     "sw_batch_size": 1}))  # fmt: skip
+    return refused(ctx.run("sliding_window_roi_at_run", bundle), "UntrustedCodeError", "roi_size", "2048")
+
+
+@case("exhaustion")
+def flip_averaging_inner_window(ctx: Context) -> Case:
+    """A reviewed wrapper must not launder an oversized sliding window: 64 x 400^3 voxels inside it."""
+    bundle = ctx.bundle("flip_inner_window")
+    inner = {"_target_": "SlidingWindowInferer", "roi_size": [400, 400, 400], "sw_batch_size": 64}
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "monai_ext.inferers.FlipAveragingInferer",
+                                                     "spatial_axes": [0], "inferer": inner}))  # fmt: skip
+    return refused(ctx.run("flip_averaging_inner_window", bundle), "UntrustedCodeError", "inferer#inferer",
+                   "roi_size x sw_batch_size")  # fmt: skip
+
+
+@case("exhaustion")
+def flip_averaging_nested(ctx: Context) -> Case:
+    """Flips inside flips would multiply the passes (2^3 per level): only a plain inferer may run inside."""
+    bundle = ctx.bundle("flip_nested")
+    inner = {"_target_": "FlipAveragingInferer", "spatial_axes": [0, 1, 2]}
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "FlipAveragingInferer", "spatial_axes": [0, 1, 2],
+                                                     "inferer": inner}))  # fmt: skip
+    return refused(ctx.run("flip_averaging_nested", bundle), "UntrustedCodeError", "only SimpleInferer")
+
+
+@case("code execution")
+def flip_averaging_unreviewed_inner(ctx: Context) -> Case:
+    """A SaliencyInferer (or any other class) smuggled in as the wrapped inferer."""
+    bundle = ctx.bundle("flip_unreviewed")
+    inner = {"_target_": "monai.inferers.SaliencyInferer", "cam_name": "GradCAM", "target_layers": "head"}
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "FlipAveragingInferer", "inferer": inner}))
+    return refused(ctx.run("flip_averaging_unreviewed_inner", bundle), "UntrustedCodeError", "inferer#inferer")
+
+
+@case("code execution")
+def flip_averaging_expression_axes(ctx: Context) -> Case:
+    marker = ctx.outside / "flip_axes_ran"
+    bundle = ctx.bundle("flip_axes_expr")
+    axes = f"$open({str(marker)!r}, 'w').write('x') and [0]"
+    edit(bundle, lambda c: c.__setitem__("inferer", {"_target_": "FlipAveragingInferer", "spatial_axes": axes}))
+    return refused(ctx.run("flip_averaging_expression_axes", bundle), "UntrustedCodeError", "spatial_axes")
+
+
+@case("exhaustion")
 def divisible_pad(ctx: Context) -> Case:
     bundle = ctx.bundle("divisible_pad")
     edit(bundle, lambda c: c["preprocessing"]["transforms"].append({"_target_": "DivisiblePadd", "keys": "image",
