@@ -4,6 +4,7 @@ Run from the repository root (needs ``../shared/data/medmnist3d``)::
 
     .venv/bin/python benchmarks/bench_adrenal_embedding.py               # all 98 val cases
     .venv/bin/python benchmarks/bench_adrenal_embedding.py --cases 20 --occlusion 6
+    .venv/bin/python benchmarks/bench_adrenal_embedding.py --bundles OLD/bundles/CLASSIFIER bundles/CLASSIFIER
 
 Each AdrenalMNIST3D val case (a 64 mm cube at 1 mm) is embedded, with a second val case as the other gland, in
 one label map on a scanner-like grid (default 0.7 x 0.7 x 2.5 mm, 300 x 300 x 120, tilted by a random rotation of
@@ -126,12 +127,25 @@ def main() -> None:
         default=[BUNDLE / "models" / "model.pt"],
         help="classifier weight files to compare side by side on the same grids (default: the shipped model.pt)",
     )
+    parser.add_argument(
+        "--bundles",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="instead of --weights: classifier bundle folders (each with its own configs and models/model.pt), "
+        "e.g. a worktree of an older release, to compare different architectures on the same grids",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images, labels = load_npz_split(DATA, "val")
     masks = (images[: args.cases] > 127).astype(np.float32)
     labels = labels[: args.cases]
     print(f"{len(masks)} val cases; grid {args.shape} at {args.spacing} mm, random tilt <= 25 deg, two glands a map")
+    if args.bundles:
+        for bundle in args.bundles:
+            print(f"\n## bundle {bundle}")
+            report(BundleRunner(bundle, device="cpu"), masks, labels, args)
+        return
     for weights in args.weights:
         print(f"\n## weights {weights}")
         runner = BundleRunner(BUNDLE, device="cpu")

@@ -13,6 +13,7 @@ from monai_ext.engines.distributed import init_distributed, is_main_process, loc
 from monai_ext.engines.explanation_report import ExplanationReport
 from monai_ext.engines.gan_handlers import GanProgressBar, NetworkSaver
 from monai_ext.engines.gan_trainer import AmpGanTrainer, gan_loss_output, real_images
+from monai_ext.engines.logit_offset import LogitOffsetCalibration, fit_logit_offset
 from monai_ext.engines.loss_curves import LossHistory, plot_loss_curves
 from monai_ext.engines.overlay_grid import OverlayRow, axial_overlay_row, save_overlay_grid
 from monai_ext.engines.prepare_batch import AugmentedBatch
@@ -34,6 +35,7 @@ __all__ = [
     "ConsistencyLoss",
     "ExplanationReport",
     "GanProgressBar",
+    "LogitOffsetCalibration",
     "LossHistory",
     "NetworkSaver",
     "OverlayRow",
@@ -47,6 +49,7 @@ __all__ = [
     "axial_overlay_row",
     "class_weights",
     "default_device",
+    "fit_logit_offset",
     "gan_loss_output",
     "inference_cases",
     "init_distributed",
