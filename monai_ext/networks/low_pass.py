@@ -63,5 +63,9 @@ class LowPass(nn.Module):
         low = (self.size - 1) // 2
         pad = [low, self.size - 1 - low] * self.spatial_dims
         padded = F.pad(x, pad, mode="replicate")
-        conv = (F.conv1d, F.conv2d, F.conv3d)[self.spatial_dims - 1]
-        return conv(padded, self.kernel.to(dtype=x.dtype), groups=self.channels)
+        kernel = self.kernel.to(dtype=x.dtype)
+        if self.spatial_dims == 3:  # branches, not a tuple of functions: TorchScript (ckpt_export) compiles them
+            return F.conv3d(padded, kernel, groups=self.channels)
+        if self.spatial_dims == 2:
+            return F.conv2d(padded, kernel, groups=self.channels)
+        return F.conv1d(padded, kernel, groups=self.channels)

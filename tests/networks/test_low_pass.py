@@ -73,3 +73,11 @@ def test_bad_filters_are_refused() -> None:
         LowPass(size=7)
     with pytest.raises(ValueError, match="spatial_dims"):
         LowPass(spatial_dims=4)
+
+
+@pytest.mark.parametrize("spatial_dims", [1, 2, 3])
+def test_scripts_with_torchscript_and_gives_the_same_output(spatial_dims: int) -> None:
+    """``monai.bundle ckpt_export`` scripts the whole network, so the filter must compile."""
+    blur = LowPass(spatial_dims=spatial_dims, channels=2)
+    x = torch.rand(1, 2, *([7] * spatial_dims))
+    torch.testing.assert_close(torch.jit.script(blur)(x), blur(x))
