@@ -4,6 +4,8 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_hippocampus.py              # 5 rounds after 1 warm-up, 1 and 2 threads
     .venv/bin/python benchmarks/bench_hippocampus.py --rounds 9 --threads 2
+    .venv/bin/python benchmarks/bench_hippocampus.py --bundles OLD/bundles/hippocampus_mr_segmentation_3d \
+        bundles/hippocampus_mr_segmentation_3d   # releases side by side, rounds interleaved
 
 The shipped bundle is loaded once (untrusted, as ``monai-ext infer`` and the Slicer module load it) and run on:
 
@@ -82,16 +84,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--bundles", type=Path, nargs="+", default=[BUNDLE], help="bundle folders timed side by side (default: shipped)"
+    )
     args = parser.parse_args()
     inputs = {name: path for name, path in INPUTS.items() if path.exists()}
     if not inputs:
         raise SystemExit(f"no benchmark input found under {DATA}")
     start = time.perf_counter()
-    runners = {
-        "labels + probabilities": BundleRunner(BUNDLE, device="cpu"),
-        "+ explanation": BundleRunner(BUNDLE, device="cpu", explain_segmentation=True),
-    }
-    load_seconds = (time.perf_counter() - start) / 2
+    runners = {}
+    for index, bundle in enumerate(args.bundles):
+        tag = f" [{index + 1}: {bundle.name}]" if len(args.bundles) > 1 else ""
+        runners[f"labels + probabilities{tag}"] = BundleRunner(bundle, device="cpu")
+        runners[f"+ explanation{tag}"] = BundleRunner(bundle, device="cpu", explain_segmentation=True)
+    load_seconds = (time.perf_counter() - start) / len(runners)
+    for index, bundle in enumerate(args.bundles):
+        print(f"[{index + 1}] {bundle.resolve()}")
     work = Path(tempfile.mkdtemp(prefix="bench_hippocampus_"))
     results = {}
     for threads in args.threads:
@@ -106,7 +114,8 @@ def main() -> None:
     for mode, name in next(iter(results.values())):
         cells = [f"{results[t][(mode, name)][0]:.3f} / {results[t][(mode, name)][1]:.3f}" for t in args.threads]
         best = min(results[t][(mode, name)][1] for t in args.threads)
-        target = TARGETS.get(name, 2.0) if mode == "labels + probabilities" or name not in TARGETS else None
+        plain = mode.startswith("labels + probabilities")
+        target = TARGETS.get(name, 2.0) if plain or name not in TARGETS else None
         met = "-" if target is None else ("yes" if best < target else "NO")
         limit = "-" if target is None else f"< {target:.0f}"
         print(f"| {name} | {mode} | {' | '.join(cells)} | {limit} | {met} |")

@@ -148,3 +148,24 @@ def test_inference_preprocessing_matches_training(small_hippocampus: Path) -> No
     torch.testing.assert_close(torch.as_tensor(prepared["image"]).as_subclass(torch.Tensor), validated["image"])
     for key in ("network_def", "patch_size", "pixdim", "lower_percentile", "upper_percentile", "label_names"):
         assert infer.config[key] == train.config[key], key
+
+
+def test_left_right_flip_averaging_makes_the_answer_mirror_symmetric(small_hippocampus: Path) -> None:
+    """inference.json averages each crop with its left-right mirror (``test_time_flips`` [0]): the untrusted runner
+    builds it, and the logits of a mirrored crop are then exactly the mirrored logits; ``[]`` turns it off."""
+    from monai_ext.bundle.runner import BundleRunner
+    from monai_ext.inferers import FlipAveragingInferer
+
+    case = sorted((small_hippocampus / "imagesTr").iterdir())[0]
+    infer = ConfigParser(ConfigParser.load_config_file(BUNDLE / "configs" / "inference.json"))
+    image = torch.as_tensor(infer.get_parsed_content("preprocessing")({"image": str(case)})["image"])[None]
+    image = image.as_subclass(torch.Tensor)
+    asymmetry = {}
+    for flips in ([0], []):
+        runner = BundleRunner(BUNDLE, device="cpu", overrides={"test_time_flips": flips})
+        inferer = runner.adapted.inferer
+        assert isinstance(inferer, FlipAveragingInferer) and inferer.spatial_axes == tuple(flips)
+        with torch.no_grad():
+            mirrored = inferer(torch.flip(image, [2]), runner.network)
+            asymmetry[len(flips)] = float((mirrored - torch.flip(inferer(image, runner.network), [2])).abs().max())
+    assert asymmetry[1] < 1e-4 < 1e-2 < asymmetry[0], asymmetry
