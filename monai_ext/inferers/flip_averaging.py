@@ -21,7 +21,9 @@ class FlipAveragingInferer(Inferer):
     """Run ``inferer`` on the input and on every combination of flips along ``spatial_axes``; average the outputs.
 
     With ``spatial_axes=[0]`` that is two passes (the input and its left-right mirror on a RAS grid); with
-    ``[0, 1, 2]`` eight. Each output is flipped back before averaging, so the result lies on the input's grid.
+    ``[0, 1, 2]`` eight. A spatial output (segmentation logits, same number of dimensions as the input) is
+    flipped back before averaging, so the result lies on the input's grid; an output without spatial axes
+    (a classifier's ``(B, K)`` logits) is averaged as it is.
     The outputs (usually logits) are averaged as they are: an activation applied afterwards (``Activationsd``
     softmax) sees the averaged logits.
 
@@ -55,7 +57,7 @@ class FlipAveragingInferer(Inferer):
             network: the callable the inner inferer runs.
 
         Returns:
-            ``(B, C_out, *spatial_out)``: the mean of the passes, each flipped back.
+            ``(B, C_out, *spatial_out)``: the mean of the passes, each flipped back; or ``(B, K)`` averaged.
 
         Raises:
             ValueError: an axis beyond the input's spatial dimensions.
@@ -69,7 +71,7 @@ class FlipAveragingInferer(Inferer):
             dims = [2 + a for a in axes]
             x = torch.flip(inputs, dims) if dims else inputs
             out = self.inferer(x, network, *args, **kwargs)
-            out = torch.flip(out, dims) if dims else out
+            out = torch.flip(out, dims) if dims and out.ndim == inputs.ndim else out  # (B, K) logits: nothing to undo
             total = out if total is None else total + out
         assert total is not None
         return total / len(flips)

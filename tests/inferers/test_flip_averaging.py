@@ -55,3 +55,14 @@ def test_repeated_or_negative_axes_are_refused(axes: list[int]) -> None:
 def test_an_axis_beyond_the_input_is_refused() -> None:
     with pytest.raises(ValueError, match="exceed the input's 2 spatial axes"):
         FlipAveragingInferer(spatial_axes=[2])(torch.rand(1, 1, 4, 4), nn.Identity())
+
+
+def test_a_classifier_output_is_averaged_without_flipping_back() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv3d(1, 2, 3), nn.AdaptiveAvgPool3d(1), nn.Flatten()).eval()
+    x = torch.rand(2, 1, 6, 7, 8)
+    with torch.no_grad():
+        got = FlipAveragingInferer(spatial_axes=[1])(x, net)
+        want = (net(x) + net(torch.flip(x, [3]))) / 2
+    assert got.shape == (2, 2)
+    assert torch.allclose(got, want, atol=1e-6)
