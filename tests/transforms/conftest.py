@@ -7,6 +7,21 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
+from monai_ext.data.npz import load_npz_split
+from tests.conftest import require_data
+
+
+def dice(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Dice overlap of two 0/1 masks."""
+    return float(2 * (a * b).sum() / (a.sum() + b.sum()))
+
+
+@pytest.fixture(scope="session")
+def val_glands() -> torch.Tensor:
+    """The first eight real AdrenalMNIST3D val glands, ``(8, 1, 64, 64, 64)`` 0/1 (skips without the data)."""
+    images, _ = load_npz_split(require_data("medmnist3d/adrenalmnist3d_64_trainval.npz"), "val")
+    return torch.from_numpy((images[:8] > 127).astype(np.float32))[:, None]
+
 
 @pytest.fixture
 def rng() -> np.random.Generator:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from monai_ext.data.npz import load_npz_split
 from monai_ext.transforms import (
     MaskBatchAugment,
     MaskPairAugment,
@@ -15,18 +14,13 @@ from monai_ext.transforms import (
     centre_of_mass,
     mask_distance,
 )
-from tests.conftest import require_data
-
-
-def dice(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(2 * (a * b).sum() / (a.sum() + b.sum()))
+from tests.transforms.conftest import dice
 
 
 @pytest.fixture(scope="module")
-def glands() -> torch.Tensor:
+def glands(val_glands: torch.Tensor) -> torch.Tensor:
     """Six real AdrenalMNIST3D val glands, ``(6, 1, 64, 64, 64)`` 0/1."""
-    images, _ = load_npz_split(require_data("medmnist3d/adrenalmnist3d_64_trainval.npz"), "val")
-    return torch.from_numpy((images[:6] > 127).astype(np.float32))[:, None]
+    return val_glands[:6]
 
 
 def pairs(seed: int = 0) -> MaskPairAugment:

@@ -7,7 +7,6 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
 from monai_ext.transforms import (
     CentredCube,
@@ -16,18 +15,13 @@ from monai_ext.transforms import (
     RandScannerResample,
     mask_distance,
 )
-from tests.conftest import require_data
-
-
-def dice(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(2 * (a * b).sum() / (a.sum() + b.sum()))
+from tests.transforms.conftest import dice
 
 
 @pytest.fixture(scope="module")
-def glands() -> torch.Tensor:
+def glands(val_glands: torch.Tensor) -> torch.Tensor:
     """Eight real AdrenalMNIST3D val glands, ``(8, 1, 64, 64, 64)`` 0/1."""
-    images, _ = load_npz_split(require_data("medmnist3d/adrenalmnist3d_64_trainval.npz"), "val")
-    return torch.from_numpy((images[:8] > 127).astype(np.float32))[:, None]
+    return val_glands
 
 
 def test_round_trip_keeps_the_gland_and_gives_a_mask(glands: torch.Tensor) -> None:
