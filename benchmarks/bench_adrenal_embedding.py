@@ -15,6 +15,7 @@ the cube again) and the numbers are compared with the same bundle on the native 
 * probabilities: the median, 90th percentile and maximum of ``|p_embedded - p_native|`` (hyperplasia), and the
   share of cases within 0.02; the val AUC of both;
 * localisation: the share of the heatmap's mass within 5 mm of the gland, on the embedding grid and natively;
+* the AUC difference native - embedded with a paired bootstrap interval over the val cases (is it "the same AUC"?);
 * the floor: the same statistics for the native cube moved by one voxel along each axis (the network's own
   sensitivity to where the crop falls, which a 2.5 mm grid cannot pin down below one voxel).
 
@@ -37,6 +38,7 @@ from monai_ext.bundle.runner import BundleRunner
 from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
 from monai_ext.explain.localisation import mass_near_mask
+from monai_ext.metrics.bootstrap import bootstrap_ci
 from monai_ext.metrics.classification import roc_auc
 from monai_ext.transforms import MaskDistance
 
@@ -104,6 +106,13 @@ def embedded_pairs(
             )
         print(f"  pair {a + 1}/{half}: {len(results)} glands, {seconds[-1]:.1f} s per gland", flush=True)
     return out, seconds
+
+
+def auc_difference(labels: np.ndarray, p_native: np.ndarray, p_embedded: np.ndarray) -> float:
+    """AUC on the native cubes minus AUC on the embedded glands (NaN for a resample without both classes)."""
+    if not 0 < int(labels.sum()) < len(labels):
+        return float("nan")
+    return roc_auc(labels, p_native) - roc_auc(labels, p_embedded)
 
 
 def summary(name: str, diffs: np.ndarray) -> str:
@@ -177,6 +186,9 @@ def report(runner: BundleRunner, masks: np.ndarray, labels: np.ndarray, args: ar
             f"| {name} | {roc_auc(labels, p):.4f} | {np.median(mass_arr):.3f} | {mass_arr.min():.3f} |"
             f" {np.mean(mass_arr >= 0.8) * 100:.0f} % |"
         )
+    low, high = bootstrap_ci(auc_difference, labels, p_native, p_embedded)
+    print(f"\nAUC native - embedded: {roc_auc(labels, p_native) - roc_auc(labels, p_embedded):+.4f}, "
+          f"paired 95 % bootstrap interval over cases [{low:+.4f}, {high:+.4f}]")  # fmt: skip
     print(f"\nper gland on the scanner grid (label map in memory, recipe, Grad-CAM, map back): "
           f"median {statistics.median(seconds):.2f} s")  # fmt: skip
     if args.occlusion:

@@ -17,7 +17,7 @@ from ignite.engine import Engine, Events
 
 from monai_ext.engines.batch_ids import batch_case_ids
 from monai_ext.io.atomic import atomic_path, atomic_write_text
-from monai_ext.metrics import classification_metrics, roc_curve
+from monai_ext.metrics import bootstrap_ci, classification_metrics, roc_auc, roc_curve
 
 __all__ = ["ClassificationReport", "write_classification_report"]
 
@@ -34,6 +34,9 @@ def write_classification_report(
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``cases.csv``, ``roc.png`` and ``confusion.png`` into ``output_dir``.
 
+    ``metrics.json`` holds :func:`~monai_ext.metrics.classification_metrics` and ``auc_ci95``, the 95 %
+    percentile-bootstrap interval of the AUC over the known cases.
+
     Args:
         output_dir: created when missing; every file is written atomically.
         case_ids: ``N`` case names.
@@ -49,6 +52,7 @@ def write_classification_report(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = classification_metrics(labels, probs, positive=positive)
+    metrics["auc_ci95"] = list(_auc_interval(labels, probs[:, positive] if probs.ndim == 2 else probs, positive))
     metrics.update({"class_names": list(class_names), "positive_class": class_names[positive], **(extra or {})})
     atomic_write_text(out / "metrics.json", json.dumps(_json_safe(metrics), indent=2) + "\n")
     atomic_write_text(out / "cases.csv", _cases_csv(case_ids, labels, probs, class_names))
@@ -58,6 +62,19 @@ def write_classification_report(
     if known.any():
         _plot_confusion(out / "confusion.png", np.asarray(metrics["confusion"]), class_names)
     return metrics
+
+
+def _auc_interval(labels: np.ndarray, scores: np.ndarray, positive: int) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval (over the known cases) of the AUC of ``scores`` for ``positive``."""
+    known = labels >= 0
+    positives, scores = (labels[known] == positive).astype(np.int64), np.asarray(scores)[known]
+    if not 0 < int(positives.sum()) < len(positives):
+        return math.nan, math.nan
+
+    def auc(y: np.ndarray, s: np.ndarray) -> float:
+        return roc_auc(y, s) if 0 < int(y.sum()) < len(y) else math.nan
+
+    return bootstrap_ci(auc, positives, scores)
 
 
 def _json_safe(value: Any) -> Any:

@@ -22,6 +22,7 @@ from ignite.engine import Engine, Events
 from monai_ext.engines.batch_ids import batch_case_ids
 from monai_ext.engines.overlay_grid import OverlayRow, axial_overlay_row, save_overlay_grid
 from monai_ext.io.atomic import atomic_write_text
+from monai_ext.metrics.bootstrap import bootstrap_ci
 from monai_ext.metrics.segmentation import label_metrics
 
 __all__ = ["SegmentationReport", "summarize_cases", "write_segmentation_report"]
@@ -37,8 +38,10 @@ def summarize_cases(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int
         label_names: label value -> name.
 
     Returns:
-        ``{"n_cases", "mean_dice", "labels": {name: {"dice": {"mean", "median", "std", "n"}, "hd95_mm": ...}}}``;
-        ``mean_dice`` is the mean over labels of each label's mean Dice.
+        ``{"n_cases", "mean_dice", "mean_dice_ci95", "labels": {name: {"dice": {"mean", "median", "std", "n"},
+        "hd95_mm": ...}}}``; ``mean_dice`` is the mean over labels of each label's mean Dice, ``mean_dice_ci95``
+        the 95 % percentile-bootstrap interval ``[low, high]`` of the mean over cases of each case's mean Dice (the
+        same number when no score is missing).
 
     Example:
         >>> s = summarize_cases([{"case_id": "a", "labels": {1: {"dice": 0.8, "hd95_mm": 2.0}}}], {1: "x"})
@@ -58,7 +61,24 @@ def summarize_cases(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int
                 "n": int(values.size),
             }
     dice = [v["dice"]["mean"] for v in labels.values() if math.isfinite(v["dice"]["mean"])]
-    return {"n_cases": len(cases), "mean_dice": float(np.mean(dice)) if dice else math.nan, "labels": labels}
+    return {
+        "n_cases": len(cases),
+        "mean_dice": float(np.mean(dice)) if dice else math.nan,
+        "mean_dice_ci95": _case_mean_dice_ci(cases, label_names),
+        "labels": labels,
+    }
+
+
+def _case_mean_dice_ci(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int, str]) -> list[float]:
+    """95 % bootstrap interval (over cases) of the mean Dice, from each case's mean over its finite labels."""
+    per_case = [
+        float(np.mean(finite))
+        for c in cases
+        if (finite := [d for v in label_names if math.isfinite(d := c["labels"][v].get("dice", math.nan))])
+    ]
+    if not per_case:
+        return [math.nan, math.nan]
+    return list(bootstrap_ci(np.mean, np.array(per_case)))
 
 
 def _json_safe(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monai_ext.metrics.anomaly import anomaly_metrics, average_precision, precision_recall_curve
+from monai_ext.metrics.bootstrap import bootstrap_ci
 from monai_ext.metrics.classification import classification_metrics, roc_auc, roc_curve
 from monai_ext.metrics.generative import (
     extract_features,
@@ -17,6 +18,7 @@ from monai_ext.metrics.segmentation import label_metrics
 __all__ = [
     "anomaly_metrics",
     "average_precision",
+    "bootstrap_ci",
     "classification_metrics",
     "extract_features",
     "feature_statistics",

@@ -28,6 +28,8 @@ def test_report_files(tmp_path: Path) -> None:
     assert saved["n"] == 4
     assert saved["acc"] == pytest.approx(0.5)
     assert saved["auc"] == pytest.approx(metrics["auc"]) == pytest.approx(0.5)
+    low, high = saved["auc_ci95"]
+    assert 0.0 <= low < 0.5 < high <= 1.0  # four cases: an interval that says how little 0.5 means
     rows = list(csv.DictReader((tmp_path / "out" / "cases.csv").open()))
     assert [r["case_id"] for r in rows] == ["a", "b", "c", "d", "e"]
     assert rows[1]["label"] == "hyperplasia"
@@ -43,5 +45,22 @@ def test_report_without_labels_has_no_figures(tmp_path: Path) -> None:
         tmp_path, case_ids=["x"], labels=np.array([-1]), probs=np.array([[0.2, 0.8]]), class_names=["a", "b"]
     )
     assert metrics["n"] == 0
-    assert json.loads((tmp_path / "metrics.json").read_text())["acc"] is None
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["acc"] is None and saved["auc_ci95"] == [None, None]
     assert not (tmp_path / "roc.png").exists()
+
+
+def test_auc_interval_narrows_with_more_cases(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (40, 400):
+        labels = rng.integers(0, 2, n)
+        p = np.clip(0.5 + 0.3 * (labels - 0.5) + rng.normal(0, 0.2, n), 0, 1)
+        metrics = write_classification_report(
+            tmp_path / str(n), case_ids=[str(i) for i in range(n)], labels=labels,
+            probs=np.stack([1 - p, p], 1), class_names=["a", "b"],
+        )  # fmt: skip
+        low, high = metrics["auc_ci95"]
+        assert low < metrics["auc"] < high
+        widths.append(high - low)
+    assert widths[1] < 0.75 * widths[0]  # about 1 / sqrt(10) in theory; loosely, as the AUCs differ

@@ -34,6 +34,16 @@ def test_summary_leaves_nan_out() -> None:
     assert summary["labels"]["anterior"]["dice"]["mean"] == pytest.approx(0.9)
     assert summary["labels"]["posterior"]["dice"] == {"mean": 0.6, "median": 0.6, "std": 0.0, "n": 1}
     assert summary["mean_dice"] == pytest.approx(0.75) and summary["n_cases"] == 2
+    # case means 0.7 and 1.0 (b's missing posterior left out): the interval spans exactly those two
+    assert summary["mean_dice_ci95"] == pytest.approx([0.7, 1.0])
+
+
+def test_summary_interval_brackets_the_mean_of_real_spread() -> None:
+    rng = np.random.default_rng(0)
+    cases = [_case(str(i), *rng.normal(0.89, 0.03, 2).clip(0, 1)) for i in range(30)]
+    summary = summarize_cases(cases, NAMES)
+    low, high = summary["mean_dice_ci95"]
+    assert low < summary["mean_dice"] < high and 0.005 < high - low < 0.03
 
 
 def _item(pred: torch.Tensor, label: torch.Tensor) -> dict:
