@@ -5,6 +5,7 @@ from __future__ import annotations
 from monai_ext.engines.anomaly_report import AnomalyReport, write_anomaly_report
 from monai_ext.engines.anomaly_writer import AnomalyMapWriter, inference_cases, to_input_grid
 from monai_ext.engines.best_model import BestModelSaver, sha256_of
+from monai_ext.engines.case_comparison import CaseTableError, compare_case_tables, read_case_table
 from monai_ext.engines.class_weights import class_weights
 from monai_ext.engines.classification_report import ClassificationReport, write_classification_report
 from monai_ext.engines.consistency_loss import ConsistencyLoss, js_divergence
@@ -31,6 +32,7 @@ __all__ = [
     "AugmentedBatch",
     "BackboneFreezer",
     "BestModelSaver",
+    "CaseTableError",
     "ClassificationReport",
     "ConsistencyLoss",
     "ExplanationReport",
@@ -48,6 +50,7 @@ __all__ = [
     "amp_enabled",
     "axial_overlay_row",
     "class_weights",
+    "compare_case_tables",
     "default_device",
     "fit_logit_offset",
     "gan_loss_output",
@@ -58,6 +61,7 @@ __all__ = [
     "load_pretrained",
     "local_device",
     "plot_loss_curves",
+    "read_case_table",
     "real_images",
     "save_overlay_grid",
     "sha256_of",

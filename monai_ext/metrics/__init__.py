@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monai_ext.metrics.anomaly import anomaly_metrics, average_precision, precision_recall_curve
-from monai_ext.metrics.bootstrap import bootstrap_ci
+from monai_ext.metrics.bootstrap import bootstrap_ci, paired_difference
 from monai_ext.metrics.classification import classification_metrics, roc_auc, roc_curve
 from monai_ext.metrics.generative import (
     extract_features,
@@ -25,6 +25,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_features",
     "label_metrics",
+    "paired_difference",
     "pairwise_ms_ssim",
     "prdc",
     "precision_recall_curve",

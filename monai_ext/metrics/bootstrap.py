@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bootstrap_ci"]
+__all__ = ["bootstrap_ci", "paired_difference"]
 
 
 def bootstrap_ci(
@@ -68,3 +68,43 @@ def bootstrap_ci(
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(stats, [tail, 1.0 - tail])
     return float(low), float(high)
+
+
+def paired_difference(a: Any, b: Any, *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """``b - a`` on the same cases: the mean difference, its paired bootstrap interval and how often ``b`` wins.
+
+    Cases where either score is NaN are left out (a label absent from both prediction and reference).
+
+    Args:
+        a: ``(N,)`` scores of the reference (for example per-case Dice of the shipped model).
+        b: ``(N,)`` scores of the candidate on the same cases, in the same order.
+        level, resamples, seed: as in :func:`bootstrap_ci`.
+
+    Returns:
+        ``{"n", "mean_a", "mean_b", "difference", "interval": [low, high], "b_better", "a_better"}``.
+
+    Raises:
+        ValueError: ``a`` and ``b`` hold different numbers of cases, or no case has both scores.
+
+    Example:
+        >>> r = paired_difference(np.array([0.80, 0.85, 0.90]), np.array([0.81, 0.86, 0.91]))
+        >>> round(r["difference"], 3), [round(x, 3) for x in r["interval"]], r["b_better"]
+        (0.01, [0.01, 0.01], 3)
+    """
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"paired scores need the same cases, got {x.size} and {y.size}")
+    keep = np.isfinite(x) & np.isfinite(y)
+    if not keep.any():
+        raise ValueError("no case has a finite score in both")
+    x, y = x[keep], y[keep]
+    low, high = bootstrap_ci(lambda u, v: float(np.mean(v - u)), x, y, level=level, resamples=resamples, seed=seed)
+    return {
+        "n": int(x.size),
+        "mean_a": float(x.mean()),
+        "mean_b": float(y.mean()),
+        "difference": float(np.mean(y - x)),
+        "interval": [low, high],
+        "b_better": int((y > x).sum()),
+        "a_better": int((x > y).sum()),
+    }
