@@ -75,9 +75,13 @@ def native(runner: BundleRunner, mask: np.ndarray) -> tuple[float, float]:
 
 def moved_by_one_voxel(runner: BundleRunner, mask: np.ndarray) -> float:
     """``p_hyperplasia`` of the native cube moved by one voxel along each axis, straight into the network."""
-    moved = torch.from_numpy(np.roll(mask, (1, 1, 1), axis=(0, 1, 2)))[None]
+    return network_p(runner, torch.from_numpy(np.roll(mask, (1, 1, 1), axis=(0, 1, 2)))[None])
+
+
+def network_p(runner: BundleRunner, mask: torch.Tensor) -> float:
+    """``p_hyperplasia`` of a ``(1, 64, 64, 64)`` cube straight into the network (mask + distance channel)."""
     with torch.no_grad():
-        logits = runner.bundle.network.cpu().eval()(MaskDistance(max_distance=6)(moved)[None])
+        logits = runner.bundle.network.cpu().eval()(MaskDistance(max_distance=6)(mask)[None])
     return float(torch.softmax(logits, dim=1)[0, 1])
 
 
@@ -93,10 +97,7 @@ def resampled_off_grid(runner: BundleRunner, mask: np.ndarray, offset: np.ndarra
     moved = SpatialResample(mode="bilinear", padding_mode="zeros", dtype=np.float64)(
         source, dst_affine=torch.as_tensor(grid), spatial_size=mask.shape
     )
-    binary = (torch.as_tensor(moved) >= 0.5).float()
-    with torch.no_grad():
-        logits = runner.bundle.network.cpu().eval()(MaskDistance(max_distance=6)(binary)[None])
-    return float(torch.softmax(logits, dim=1)[0, 1])
+    return network_p(runner, (torch.as_tensor(moved) >= 0.5).float())
 
 
 def embedded_pairs(
@@ -132,8 +133,6 @@ def embedded_pairs(
 
 def auc_difference(labels: np.ndarray, p_native: np.ndarray, p_embedded: np.ndarray) -> float:
     """AUC on the native cubes minus AUC on the embedded glands (NaN for a resample without both classes)."""
-    if not 0 < int(labels.sum()) < len(labels):
-        return float("nan")
     return roc_auc(labels, p_native) - roc_auc(labels, p_embedded)
 
 
@@ -212,7 +211,7 @@ def report(runner: BundleRunner, masks: np.ndarray, labels: np.ndarray, args: ar
             f" {np.mean(mass_arr >= 0.8) * 100:.0f} % |"
         )
     low, high = bootstrap_ci(auc_difference, labels, p_native, p_embedded)
-    print(f"\nAUC native - embedded: {roc_auc(labels, p_native) - roc_auc(labels, p_embedded):+.4f}, "
+    print(f"\nAUC native - embedded: {auc_difference(labels, p_native, p_embedded):+.4f}, "
           f"paired 95 % bootstrap interval over cases [{low:+.4f}, {high:+.4f}]")  # fmt: skip
     print(f"\nper gland on the scanner grid (label map in memory, recipe, Grad-CAM, map back): "
           f"median {statistics.median(seconds):.2f} s")  # fmt: skip

@@ -84,6 +84,7 @@ def compare_case_tables(
     missing = [k for k in wanted if k not in shared]
     if missing or not wanted:
         raise CaseTableError(candidate, f"columns {missing or wanted} are not in both files (shared: {shared})")
+    only_in_one = len(a) + len(b) - 2 * len(cases)
     out: dict[str, dict[str, Any]] = {}
     for column in wanted:
         x = np.array([a[c][column] for c in cases])
@@ -92,5 +93,5 @@ def compare_case_tables(
             if columns is not None:
                 raise CaseTableError(candidate, f"column {column!r} holds no case scored in both files")
             continue
-        out[column] = paired_difference(x, y, seed=seed) | {"cases_only_in_one": len(a) + len(b) - 2 * len(cases)}
+        out[column] = paired_difference(x, y, seed=seed) | {"cases_only_in_one": only_in_one}
     return out

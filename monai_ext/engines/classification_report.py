@@ -52,7 +52,9 @@ def write_classification_report(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = classification_metrics(labels, probs, positive=positive)
-    metrics["auc_ci95"] = list(_auc_interval(labels, probs[:, positive] if probs.ndim == 2 else probs, positive))
+    known = labels >= 0
+    interval = bootstrap_ci(roc_auc, labels[known] == positive, probs[known, positive]) if known.any() else None
+    metrics["auc_ci95"] = list(interval) if interval else [math.nan, math.nan]
     metrics.update({"class_names": list(class_names), "positive_class": class_names[positive], **(extra or {})})
     atomic_write_text(out / "metrics.json", json.dumps(_json_safe(metrics), indent=2) + "\n")
     atomic_write_text(out / "cases.csv", _cases_csv(case_ids, labels, probs, class_names))
@@ -62,19 +64,6 @@ def write_classification_report(
     if known.any():
         _plot_confusion(out / "confusion.png", np.asarray(metrics["confusion"]), class_names)
     return metrics
-
-
-def _auc_interval(labels: np.ndarray, scores: np.ndarray, positive: int) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval (over the known cases) of the AUC of ``scores`` for ``positive``."""
-    known = labels >= 0
-    positives, scores = (labels[known] == positive).astype(np.int64), np.asarray(scores)[known]
-    if not 0 < int(positives.sum()) < len(positives):
-        return math.nan, math.nan
-
-    def auc(y: np.ndarray, s: np.ndarray) -> float:
-        return roc_auc(y, s) if 0 < int(y.sum()) < len(y) else math.nan
-
-    return bootstrap_ci(auc, positives, scores)
 
 
 def _json_safe(value: Any) -> Any:

@@ -69,16 +69,19 @@ def summarize_cases(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int
     }
 
 
+def _case_mean_dice(scores: Mapping[int, Mapping[str, float]], label_names: Mapping[int, str]) -> float:
+    """One case's mean Dice over its labels with a finite Dice (NaN when none has one)."""
+    finite = [d for v in label_names if math.isfinite(d := scores[v].get("dice", math.nan))]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def _case_mean_dice_ci(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int, str]) -> list[float]:
     """95 % bootstrap interval (over cases) of the mean Dice, from each case's mean over its finite labels."""
-    per_case = [
-        float(np.mean(finite))
-        for c in cases
-        if (finite := [d for v in label_names if math.isfinite(d := c["labels"][v].get("dice", math.nan))])
-    ]
-    if not per_case:
+    per_case = np.array([_case_mean_dice(c["labels"], label_names) for c in cases], dtype=np.float64)
+    per_case = per_case[np.isfinite(per_case)]
+    if not per_case.size:
         return [math.nan, math.nan]
-    return list(bootstrap_ci(np.mean, np.array(per_case)))
+    return list(bootstrap_ci(np.mean, per_case))
 
 
 def _json_safe(value: Any) -> Any:
@@ -97,10 +100,8 @@ def _cases_csv(cases: Sequence[Mapping[str, Any]], label_names: Mapping[int, str
     names = sorted(label_names.items())
     writer.writerow(["case_id", "mean_dice", *[f"{field}_{name}" for _, name in names for field in _FIELDS]])
     for case in cases:
-        dice = [case["labels"][v]["dice"] for v, _ in names]
-        finite = [d for d in dice if math.isfinite(d)]
         scores = [case["labels"][v][field] for v, _ in names for field in _FIELDS]
-        mean = float(np.mean(finite)) if finite else math.nan
+        mean = _case_mean_dice(case["labels"], label_names)
         writer.writerow([case["case_id"], f"{mean:.4f}", *[f"{s:.4f}" for s in scores]])
     return buffer.getvalue()
 
@@ -201,8 +202,8 @@ class SegmentationReport:
             scores = label_metrics(pred, reference, labels=list(self.label_names), spacing=self.spacing)
             self.cases.append({"case_id": case_id, "labels": scores})
             if self.overlay_cases > 0 and "image" in item:
-                dice = [s["dice"] for s in scores.values() if math.isfinite(s["dice"])]
-                mean = float(np.mean(dice)) if dice else 0.0
+                mean = _case_mean_dice(scores, self.label_names)
+                mean = mean if math.isfinite(mean) else 0.0
                 image = torch.as_tensor(item["image"]).detach().cpu().float().numpy()[0]
                 self._rows.append((mean, axial_overlay_row(f"{case_id}  Dice {mean:.3f}", image, reference, pred)))
 

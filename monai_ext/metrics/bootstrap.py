@@ -98,7 +98,7 @@ def paired_difference(a: Any, b: Any, *, level: float = 0.95, resamples: int = 2
     if not keep.any():
         raise ValueError("no case has a finite score in both")
     x, y = x[keep], y[keep]
-    low, high = bootstrap_ci(lambda u, v: float(np.mean(v - u)), x, y, level=level, resamples=resamples, seed=seed)
+    low, high = bootstrap_ci(np.mean, y - x, level=level, resamples=resamples, seed=seed)
     return {
         "n": int(x.size),
         "mean_a": float(x.mean()),
