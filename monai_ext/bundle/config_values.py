@@ -1,4 +1,5 @@
-"""Plain config values the runner reads itself (``voxel_size_mm``, ``explain_target_layer``), checked and typed."""
+"""Plain config values the runner reads itself (``voxel_size_mm``, ``explain_target_layer``, ``explain_baseline``),
+checked and typed."""
 
 from __future__ import annotations
 
@@ -14,9 +15,27 @@ from monai_ext.bundle.errors import BundleConfigError
 if TYPE_CHECKING:
     from monai_ext.bundle.loader import Bundle
 
-__all__ = ["check_layer", "check_layer_name", "config_number"]
+__all__ = ["EXPLAIN_BASELINES", "check_layer", "check_layer_name", "config_number", "explain_baseline"]
 
 _LAYER = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+EXPLAIN_BASELINES = ("zeros",)  # reference inputs a bundle may name for its Grad-CAM heatmap
+
+
+def explain_baseline(bundle: Bundle) -> str | None:
+    """The config's ``explain_baseline`` (``None`` when absent): the input the Grad-CAM heatmap is relative to.
+
+    ``"zeros"`` is an empty input of the network input's shape (for a shape mask: no shape at all).
+
+    Raises:
+        BundleConfigError: names the file and the value.
+    """
+    value = bundle.optional("explain_baseline") if "explain_baseline" in bundle.config else None
+    if value is not None and value not in EXPLAIN_BASELINES:
+        raise BundleConfigError(
+            f"key 'explain_baseline': {value!r:.80} is not one of {list(EXPLAIN_BASELINES)} (or null)",
+            bundle.config.path,
+        )
+    return value
 
 
 def config_number(bundle: Bundle, key: str, *, default: float, low: float, high: float) -> float:

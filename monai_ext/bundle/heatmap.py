@@ -46,8 +46,12 @@ def compute_heatmap(
     target: int | None,
     target_layer: str | None,
     progress: Callable[[str, float, str], None],
+    baseline: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Explain ``target`` (a class index; ``None`` = arg-max) for ``x`` of shape ``(1, C, *spatial)``.
+
+    ``baseline`` (``x``'s shape, e.g. zeros) makes the Grad-CAM methods explain the evidence relative to that
+    input (see :func:`~monai_ext.explain.grad_cam`); occlusion and SmoothGrad do not use it.
 
     Returns:
         ``(1, 1, *spatial)`` float32 in [0, 1], 1 = most important.
@@ -56,9 +60,9 @@ def compute_heatmap(
         ValueError: unknown method.
     """
     if method == "gradcam":
-        return grad_cam(network, x, target_layer, target=target)
+        return grad_cam(network, x, target_layer, target=target, baseline=baseline)
     if method == "gradcampp":
-        return grad_cam_pp(network, x, target_layer, target=target)
+        return grad_cam_pp(network, x, target_layer, target=target, baseline=baseline)
     if method == "smoothgrad":
         return smooth_grad(network, x, target=target)
     if method == "occlusion":

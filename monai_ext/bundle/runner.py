@@ -23,7 +23,7 @@ import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.channels import check_channels, load_channels
-from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number
+from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number, explain_baseline
 from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource
@@ -87,6 +87,7 @@ class BundleRunner:
             self.heatmap = heatmap
             self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
             check_layer_name(self.target_layer, self.bundle.config.path)
+            self.explain_baseline = explain_baseline(self.bundle)
             if not self.generative:  # a GAN's layer names its discriminator, checked when that is loaded
                 check_layer(self.bundle.network, self.target_layer, self.bundle.config.path)
             self.preprocessing = self.adapted.preprocessing
@@ -222,6 +223,14 @@ class BundleRunner:
                 target = result.predicted_index if target_class is None else target_class
                 data["heatmap"] = self._heatmap(x, target, progress)
                 clock.lap(result, "heatmap")
+        heatmap = data.get("heatmap")
+        if isinstance(heatmap, torch.Tensor) and not bool((heatmap > 0).any()):
+            relative = self.explain_baseline == "zeros" and self.heatmap in SHARED_FORWARD_METHODS
+            result.warnings.append(
+                f"the {self.heatmap} heatmap is empty: no region adds evidence for the explained class"
+                + (" compared with an empty input" if relative else "")
+                + " (a linear estimate at the explained layer; the occlusion heatmap measures it directly)"
+            )
         if feature_layer:
             progress("features", 0.8, f"Feature maps of {feature_layer}")
             data["features"] = feature_maps(self.network, x, feature_layer, size=x.shape[2:])[0].cpu()
@@ -279,7 +288,10 @@ class BundleRunner:
         """One fp32 pass: the predicted class's Grad-CAM map and the outputs it came from."""
         recorder = OutputRecorder(self.network)
         layer = OutputRecorder.layer(self.target_layer)
-        cam = compute_heatmap(recorder, x, method=self.heatmap, target=None, target_layer=layer, progress=progress)
+        cam = compute_heatmap(
+            recorder, x, method=self.heatmap, target=None, target_layer=layer, progress=progress,
+            baseline=self._baseline(x),
+        )  # fmt: skip
         assert recorder.output is not None
         data = self._postprocess(prepared, recorder.output[0])
         data["heatmap"] = cam[0].cpu()
@@ -347,9 +359,14 @@ class BundleRunner:
 
     def _heatmap(self, x: torch.Tensor, target: int | None, progress: Progress) -> torch.Tensor:
         cam = compute_heatmap(
-            self.network, x, method=self.heatmap, target=target, target_layer=self.target_layer, progress=progress
-        )
+            self.network, x, method=self.heatmap, target=target, target_layer=self.target_layer, progress=progress,
+            baseline=self._baseline(x),
+        )  # fmt: skip
         return cam[0].cpu()
+
+    def _baseline(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The config's ``explain_baseline`` as an input like ``x`` (``None``: plain Grad-CAM)."""
+        return torch.zeros_like(x) if self.explain_baseline == "zeros" else None
 
     def _explain_region(
         self, segmentation: Segmentation, logits: torch.Tensor, prepared: MetaTensor, x: torch.Tensor

@@ -25,7 +25,7 @@ def two_gland_nifti(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     """Two ellipsoid 'glands' (labels 1 and 2) on a tilted 0.8 x 0.8 x 2 mm grid."""
     shape = (120, 100, 40)
     affine = scanner_affine(shape=shape, spacing=(0.8, 0.8, 2.0), degrees=(10.0, 5.0, -15.0))
-    blob = ellipsoid_mask((40, 40, 40), (6.0, 14.0, 10.0))
+    blob = ellipsoid_mask((40, 40, 40), (4.0, 12.0, 10.0))  # p ~ 0.3 and a heatmap that is not empty
     glands = {
         1: PlacedMask(mask=blob, centre=(20.0, 0.0, 5.0)),
         2: PlacedMask(mask=blob[::-1], centre=(-22.0, 4.0, 0.0)),
