@@ -225,12 +225,7 @@ class BundleRunner:
                 clock.lap(result, "heatmap")
         heatmap = data.get("heatmap")
         if isinstance(heatmap, torch.Tensor) and not bool((heatmap > 0).any()):
-            relative = self.explain_baseline == "zeros" and self.heatmap in SHARED_FORWARD_METHODS
-            result.warnings.append(
-                f"the {self.heatmap} heatmap is empty: no region adds evidence for the explained class"
-                + (" compared with an empty input" if relative else "")
-                + " (a linear estimate at the explained layer; the occlusion heatmap measures it directly)"
-            )
+            result.warnings.append(self._empty_heatmap_warning())
         if feature_layer:
             progress("features", 0.8, f"Feature maps of {feature_layer}")
             data["features"] = feature_maps(self.network, x, feature_layer, size=x.shape[2:])[0].cpu()
@@ -363,6 +358,13 @@ class BundleRunner:
             baseline=self._baseline(x),
         )  # fmt: skip
         return cam[0].cpu()
+
+    def _empty_heatmap_warning(self) -> str:
+        message = f"the {self.heatmap} heatmap is empty: no region adds evidence for the explained class"
+        if self.heatmap not in SHARED_FORWARD_METHODS:
+            return message
+        relative = " compared with an empty input" if self.explain_baseline == "zeros" else ""
+        return f"{message}{relative} (a linear estimate at the explained layer; occlusion measures it directly)"
 
     def _baseline(self, x: torch.Tensor) -> torch.Tensor | None:
         """The config's ``explain_baseline`` as an input like ``x`` (``None``: plain Grad-CAM)."""

@@ -29,7 +29,7 @@ def with_baseline(bundle: Path, value: Any) -> Path:
 def test_values_other_than_zeros_are_refused_naming_the_key(classifier_copy: Path, value: Any) -> None:
     with pytest.raises(BundleError) as err:
         BundleRunner(with_baseline(classifier_copy, value), device="cpu")
-    assert "explain_baseline" in str(err.value) or isinstance(value, dict)  # a _target_ is refused by the policy
+    assert "explain_baseline" in str(err.value)  # a _target_ is refused by the policy, naming the key too
     assert len(str(err.value)) < 600
 
 
@@ -69,3 +69,12 @@ def test_val_glands_whose_score_nothing_raises_get_an_empty_map_and_a_warning(cl
     on_gland = shipped.run((masks[1], np.eye(4)))
     assert mass_near_mask(on_gland.maps["heatmap"].as_tensor()[0].numpy(), masks[1], (1.0, 1.0, 1.0)) >= 0.8
     assert not any("heatmap is empty" in w for w in on_gland.warnings)
+
+
+def test_the_empty_map_warning_says_what_each_method_measures(classifier_copy: Path) -> None:
+    gradcam = BundleRunner(CLASSIFIER, device="cpu")._empty_heatmap_warning()
+    assert "compared with an empty input" in gradcam and "linear estimate" in gradcam
+    plain = BundleRunner(with_baseline(classifier_copy, None), device="cpu")._empty_heatmap_warning()
+    assert "empty input" not in plain and "linear estimate" in plain
+    occlusion = BundleRunner(CLASSIFIER, device="cpu", heatmap="occlusion")._empty_heatmap_warning()
+    assert occlusion.startswith("the occlusion heatmap is empty") and "linear" not in occlusion
