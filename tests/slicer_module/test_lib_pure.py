@@ -212,3 +212,14 @@ def test_protections_summary_counts_and_names_what_is_off():
     batch = {"items": [{"error": {"message": "bad file"}}, {"protections": every}]}
     assert results.protectionsSummary(batch) == "sandbox: 4/4 protections active"
     assert results.protectionsSummary({"classNames": []}) == "" and results.protectionsSummary({}) == ""
+
+
+def test_warnings_summary_is_one_line_without_repeats():
+    empty = "the gradcam heatmap is empty: no region adds evidence for the explained class"
+    result = {"warnings": [empty, empty, "line one\n  line two", "x" * 500, "fourth", ""]}
+    line = results.warningsSummary(result)
+    assert line.startswith("note: " + empty + "; line one line two; " + "x" * 297 + "...")
+    assert line.endswith(" (and 1 more in result.json)") and "\n" not in line and line.count(empty) == 1
+    assert results.warningsSummary({"warnings": [empty]}) == "note: " + empty
+    for nothing in ({}, {"warnings": []}, {"warnings": "not a list"}, None):
+        assert results.warningsSummary(nothing) == ""

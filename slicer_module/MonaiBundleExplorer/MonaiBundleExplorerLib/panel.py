@@ -175,7 +175,8 @@ class PanelController:
         self.refresh()
 
     def doneMessage(self, outputs, job=None) -> str:
-        """ "Done.", segment counts, what became of the DICOM results, and the worker's sandbox in one line."""
+        """ "Done.", segment counts, what became of the DICOM results, the runner's warnings and the worker's sandbox
+        in one line."""
         parts = [_("Done.")]
         if isinstance(outputs, pipeline.LoadedOutputs):
             for node in outputs.segmentationNodes.values():
@@ -184,7 +185,7 @@ class PanelController:
             if outputs.dicomFolder:
                 imported = outputs.dicomImported
                 parts.append(_("DICOM results imported.") if imported else _("DICOM results not imported."))
-            notes = [outputs.dicomNote, outputs.protections]
+            notes = [outputs.dicomNote, outputs.warnings, outputs.protections]
         elif job is not None:  # a batch: its table node
             notes = [job.options.dicomNote, results.protectionsSummary(job.result)]
         else:

@@ -40,6 +40,7 @@ class LoadedOutputs:
     segmentTableNode: object | None = None  # voxels and mm3 of each segment (from result.json)
     dicomNote: str = ""  # why no DICOM results were written although they were asked for
     protections: str = ""  # one line: the worker's sandbox protections (results.protectionsSummary)
+    warnings: str = ""  # one line: the runner's warnings, e.g. an empty heatmap (results.warningsSummary)
 
 
 class Job:
@@ -191,7 +192,8 @@ class InferenceJob(Job):
         )
         return LoadedOutputs(heatmapNode, tableNode, others, segmentationNodes, probabilities, dicomFolder,
                              segmentTableNode=segmentTable, dicomNote=self.options.dicomNote,
-                             protections=results.protectionsSummary(self.result))  # fmt: skip
+                             protections=results.protectionsSummary(self.result),
+                             warnings=results.warningsSummary(self.result))  # fmt: skip
 
     def _loadMap(self, path: str, name: str):
         node = mrmlAdapter.loadVolumeFile(path, name, self.referenceNode)

@@ -52,6 +52,25 @@ def protectionsSummary(result: dict) -> str:
     return line + (f" (off: {', '.join(off)})" if off else "")
 
 
+def warningsSummary(result: dict, shown: int = 3, width: int = 300) -> str:
+    """The runner's warnings of ``result["warnings"]`` in one line ("" when there are none).
+
+    Repeats are dropped, each warning is cut at ``width`` characters and at most ``shown`` are listed, e.g.
+    ``"note: the gradcam heatmap is empty: ..."``; more become ``"(and 2 more in result.json)"``.
+    """
+    found = (result or {}).get("warnings") or []
+    unique = []
+    for warning in found if isinstance(found, list) else []:
+        text = " ".join(str(warning).split())
+        text = text if len(text) <= width else text[: width - 3] + "..."
+        if text and text not in unique:
+            unique.append(text)
+    if not unique:
+        return ""
+    more = f" (and {len(unique) - shown} more in result.json)" if len(unique) > shown else ""
+    return "note: " + "; ".join(unique[:shown]) + more
+
+
 def predictedClass(result: dict) -> str:
     rows = probabilityRows(result)
     return max(rows, key=lambda row: row[1])[0] if rows else ""

@@ -358,9 +358,9 @@ def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, sce
     shape = slicer.util.arrayFromVolume(volume).shape  # (K, J, I)
     k, j, i = np.meshgrid(*(np.arange(n) - n / 2 for n in shape), indexing="ij")
     spacing = volume.GetSpacing()  # (I, J, K) mm
-    for name, radii, shift in (("body", (40.0, 40.0, 40.0), 0.0), ("adrenal_gland_left", (6.0, 14.0, 9.0), 10.0)):
+    for name, radii, shift in (("body", (40.0, 40.0, 40.0), 0.0), ("adrenal_gland_left", (4.0, 12.0, 10.0), 10.0)):
         inside = ((i * spacing[0] - shift) / radii[0]) ** 2 + (j * spacing[1] / radii[1]) ** 2
-        mask = (inside + (k * spacing[2] / radii[2]) ** 2 <= 1.0).astype(np.uint8)  # an ellipsoid, gland-sized
+        mask = (inside + (k * spacing[2] / radii[2]) ** 2 <= 1.0).astype(np.uint8)  # a gland-sized ellipsoid
         assert mask.any(), name
         segment_id = segmentation.GetSegmentation().AddEmptySegment("", name, (0.9, 0.6, 0.2))
         segmentations.setSegmentMask(segmentation, segment_id, mask, volume)
@@ -380,6 +380,7 @@ def test_a_user_runs_the_shipped_classifier_sandboxed_on_a_dicom_series(app, sce
     view.wait_until(lambda: not view.controller.running, timeout=300)
     status, job = view.ui.statusLabel.text(), view.controller.job
     assert status.startswith("Done.") and "DICOM results imported." in status, (status, job.error)
+    assert "heatmap is empty" not in status, status  # else no heatmap SEG: the runner's note would say so
     protections = job.result["protections"]
     assert protections["sandboxed"] is True and job.result["bundle"]["trusted"] is False
     active = len(protections["active"])
