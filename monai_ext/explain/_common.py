@@ -42,6 +42,26 @@ def evaluating(model: nn.Module, device_type: str) -> Iterator[None]:
                 module.training = flag  # this module only: train() would also reset its children
 
 
+def module_output(model: nn.Module, module: nn.Module, name: str, x: torch.Tensor) -> object:
+    """What ``module`` (called ``name`` in ``model``) returns during ``model(x)``, in eval mode without autograd.
+
+    The hook is removed in ``finally``. The last call counts when the module runs more than once.
+
+    Raises:
+        ValueError: the module was not used in the forward pass.
+    """
+    captured: list[object] = []
+    handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
+    try:
+        with evaluating(model, x.device.type), torch.no_grad():
+            model(as_input(x))
+    finally:
+        handle.remove()
+    if not captured:
+        raise ValueError(f"layer {name!r} was not used in the forward pass")
+    return captured[-1]
+
+
 def as_input(x: torch.Tensor) -> torch.Tensor:
     """``x`` detached as float32, copied when it was made under ``torch.inference_mode()`` (call it inside
     :func:`evaluating`, so the copy is a normal tensor that autograd can use)."""

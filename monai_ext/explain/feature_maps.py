@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_ext.explain._common import as_input, evaluating
+from monai_ext.explain._common import module_output
 from monai_ext.io.atomic import atomic_path
 
 __all__ = ["feature_maps", "save_feature_montage"]
@@ -46,16 +46,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str, *, size: Sequenc
     modules = dict(model.named_modules())
     if layer not in modules:
         raise KeyError(f"no layer {layer!r}; layers: {[n for n in modules if n]}")
-    captured: list[object] = []
-    handle = modules[layer].register_forward_hook(lambda _m, _i, output: captured.append(output))
-    try:
-        with evaluating(model, x.device.type), torch.no_grad():
-            model(as_input(x))
-    finally:
-        handle.remove()
-    if not captured:
-        raise ValueError(f"layer {layer!r} was not used in the forward pass")
-    activation = captured[-1]
+    activation = module_output(model, modules[layer], layer, x)
     if not isinstance(activation, torch.Tensor) or activation.ndim not in (4, 5):
         raise ValueError(f"layer {layer!r} must return a (B, C, *spatial) tensor with 2 or 3 spatial axes")
     maps = activation.detach().float()

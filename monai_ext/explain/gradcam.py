@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_ext.explain._common import Target, _select, as_input, evaluating, unit_max_
+from monai_ext.explain._common import Target, _select, as_input, evaluating, module_output, unit_max_
 from monai_ext.explain.layers import default_target_layer
 from monai_ext.explain.upsample import upsample_map
 
@@ -173,22 +173,16 @@ def _layer_gradients(model: nn.Module, x: torch.Tensor, name: str, target: Targe
 
 
 def layer_output(model: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
-    """The output of layer ``name`` for ``x``, float32, in eval mode and without autograd (hooks removed)."""
-    outputs: list[torch.Tensor] = []
+    """The output of layer ``name`` for ``x``, float32, in eval mode and without autograd (hooks removed).
 
-    def keep(_module: nn.Module, _inputs: object, output: object) -> None:
-        if isinstance(output, torch.Tensor):
-            outputs.append(output.detach().float())
-
-    handle = _module(model, name).register_forward_hook(keep)
-    try:
-        with evaluating(model, x.device.type), torch.no_grad():
-            model(as_input(x))
-    finally:
-        handle.remove()
-    if not outputs:
-        raise ValueError(f"layer {name!r} was not used in the forward pass")
-    return outputs[-1]
+    Raises:
+        KeyError: no module named ``name``.
+        ValueError: the layer was not used, or did not return a tensor.
+    """
+    output = module_output(model, _module(model, name), name, x)
+    if not isinstance(output, torch.Tensor):
+        raise ValueError(f"layer {name!r} must return a (B, C, *spatial) tensor, got {type(output).__name__}")
+    return output.detach().float()
 
 
 def _gradient(scores: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor | None:
