@@ -15,8 +15,9 @@ the cube again) and the numbers are compared with the same bundle on the native 
 * probabilities: the median, 90th percentile and maximum of ``|p_embedded - p_native|`` (hyperplasia), and the
   share of cases within 0.02; the val AUC of both;
 * localisation: the share of the heatmap's mass within 5 mm of the gland, on the embedding grid and natively, and
-  how many maps are empty (the bundle's ``explain_baseline``: nothing in the gland raises the score above an empty
-  cube's, and the map counts as mass 0);
+  how many Grad-CAM maps are empty (the bundle's ``explain_baseline``: nothing in the gland raises the score above an
+  empty cube's) and how many of those the bundle's ``explain_fallback`` replaced by the occlusion map (the mass
+  counted is that of the map the runner returns; an empty map counts as mass 0);
 * the AUC difference native - embedded with a paired bootstrap interval over the val cases (is it "the same AUC"?);
 * the floor: the same statistics for the native cube moved by one voxel along each axis (the network's own
   sensitivity to where the crop falls, which a 2.5 mm grid cannot pin down below one voxel);
@@ -40,6 +41,7 @@ from monai.data import MetaTensor
 from monai.transforms import SpatialResample
 
 from monai_ext.bundle.per_label import label_choices, run_labels
+from monai_ext.bundle.result import RunResult
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
@@ -68,12 +70,20 @@ def pair_centres(rng: np.random.Generator, affine: np.ndarray, shape: tuple[int,
     return centre + np.array([35.0, 0.0, 0.0]), centre - np.array([35.0, 0.0, 0.0])
 
 
-def native(runner: BundleRunner, mask: np.ndarray) -> tuple[float, float, bool]:
-    """``(p_hyperplasia, heatmap mass within 5 mm, empty map)`` of the native cube through the runner (an exact
-    crop)."""
-    result = runner.run((mask, np.eye(4)))
+Outcome = tuple[float, float, bool, bool]  # p_hyperplasia, heatmap mass within 5 mm, Grad-CAM empty, fallback used
+
+
+def outcome(runner: BundleRunner, result: RunResult, mask: np.ndarray, spacing: tuple[float, ...]) -> Outcome:
+    """What one run gives: the probability, the returned map's mass near ``mask``, and what became of Grad-CAM."""
     heat = result.maps["heatmap"].as_tensor()[0].numpy()
-    return result.probabilities[1], mass_near_mask(heat, mask, (1.0, 1.0, 1.0)), not heat.any()
+    fallback = result.heatmap_method != runner.heatmap
+    empty = fallback or not heat.any()
+    return result.probabilities[1], mass_near_mask(heat, mask, spacing), empty, fallback
+
+
+def native(runner: BundleRunner, mask: np.ndarray) -> Outcome:
+    """The native cube through the runner (an exact crop)."""
+    return outcome(runner, runner.run((mask, np.eye(4))), mask, (1.0, 1.0, 1.0))
 
 
 def moved_by_one_voxel(runner: BundleRunner, mask: np.ndarray) -> float:
@@ -105,13 +115,12 @@ def resampled_off_grid(runner: BundleRunner, mask: np.ndarray, offset: np.ndarra
 
 def embedded_pairs(
     runner: BundleRunner, masks: np.ndarray, args: argparse.Namespace
-) -> tuple[dict[int, tuple[float, float, bool]], list[float]]:
-    """Every case once in a two-gland label map; returns case -> (p, heatmap mass within 5 mm, empty map) and run
-    seconds."""
+) -> tuple[dict[int, Outcome], list[float]]:
+    """Every case once in a two-gland label map; returns case -> its :data:`Outcome` and run seconds per gland."""
     rng = np.random.default_rng(args.seed)
     shape, spacing = tuple(args.shape), tuple(args.spacing)
     half = (len(masks) + 1) // 2
-    out: dict[int, tuple[float, float, bool]] = {}
+    out: dict[int, Outcome] = {}
     seconds: list[float] = []
     for a in range(half):
         pair = [a, a + half] if a + half < len(masks) else [a]
@@ -126,12 +135,7 @@ def embedded_pairs(
         if len(results) != len(pair):
             raise RuntimeError(f"pair {pair}: a gland fell outside the grid")
         for choice, result in results:
-            heat = result.maps["heatmap"].as_tensor()[0].numpy()
-            out[pair[choice.value - 1]] = (
-                result.probabilities[1],
-                mass_near_mask(heat, labels == choice.value, spacing),
-                not heat.any(),
-            )
+            out[pair[choice.value - 1]] = outcome(runner, result, labels == choice.value, spacing)
         print(f"  pair {a + 1}/{half}: {len(results)} glands, {seconds[-1]:.1f} s per gland", flush=True)
     return out, seconds
 
@@ -204,21 +208,17 @@ def report(runner: BundleRunner, masks: np.ndarray, labels: np.ndarray, args: ar
     print(summary("native moved by (1, 1, 1) voxel vs native (floor)", np.array(moved) - p_native))
     print(summary("native resampled off its grid (trilinear + threshold) vs native", np.array(resampled) - p_native))
     print()
-    print("| input | val AUC | heatmap mass within 5 mm: median | min | cases >= 0.8 | empty maps |")
-    print("|---|---|---|---|---|---|")
-    for name, p, mass, empty in (
-        ("native 64^3 cubes", p_native, [b[1] for b in base], [b[2] for b in base]),
-        (
-            "embedded in scanner grids",
-            p_embedded,
-            [embedded[i][1] for i in range(len(masks))],
-            [embedded[i][2] for i in range(len(masks))],
-        ),
+    print("| input | val AUC | heatmap mass within 5 mm: median | min | cases >= 0.8 | empty Grad-CAM maps |"
+          " replaced by the fallback |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, p, runs in (
+        ("native 64^3 cubes", p_native, base),
+        ("embedded in scanner grids", p_embedded, [embedded[i] for i in range(len(masks))]),
     ):
-        mass_arr = np.array(mass)
+        mass_arr = np.array([run[1] for run in runs])
         print(
             f"| {name} | {roc_auc(labels, p):.4f} | {np.median(mass_arr):.3f} | {mass_arr.min():.3f} |"
-            f" {np.mean(mass_arr >= 0.8) * 100:.0f} % | {sum(empty)} |"
+            f" {np.mean(mass_arr >= 0.8) * 100:.0f} % | {sum(run[2] for run in runs)} | {sum(run[3] for run in runs)} |"
         )
     low, high = bootstrap_ci(auc_difference, labels, p_native, p_embedded)
     print(f"\nAUC native - embedded: {auc_difference(labels, p_native, p_embedded):+.4f}, "

@@ -61,7 +61,7 @@ def one_round(runner: BundleRunner, source: Path, out: Path) -> tuple[float, flo
     """``(forward seconds, end-to-end seconds)`` of one run."""
     start = time.perf_counter()
     result = runner.run(source)
-    write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=False)
+    write_outputs(result, out, bundle=runner.bundle, montage=False)
     return result.timings["forward"], time.perf_counter() - start
 
 

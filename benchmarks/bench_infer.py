@@ -51,7 +51,7 @@ def one_round(runner: BundleRunner, source: Path, out: Path, montage: bool) -> t
     """``(core seconds, end-to-end seconds)`` of one run."""
     start = time.perf_counter()
     result = runner.run(source)
-    write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
+    write_outputs(result, out, bundle=runner.bundle, montage=montage)
     total = time.perf_counter() - start
     return result.timings["forward"] + result.timings["heatmap"], total
 

@@ -1,5 +1,5 @@
-"""Plain config values the runner reads itself (``voxel_size_mm``, ``explain_target_layer``, ``explain_baseline``),
-checked and typed."""
+"""Plain config values the runner reads itself (``voxel_size_mm``, ``explain_target_layer``, ``explain_baseline``,
+``explain_fallback``), checked and typed."""
 
 from __future__ import annotations
 
@@ -15,10 +15,19 @@ from monai_ext.bundle.errors import BundleConfigError
 if TYPE_CHECKING:
     from monai_ext.bundle.loader import Bundle
 
-__all__ = ["EXPLAIN_BASELINES", "check_layer", "check_layer_name", "config_number", "explain_baseline"]
+__all__ = [
+    "EXPLAIN_BASELINES",
+    "EXPLAIN_FALLBACKS",
+    "check_layer",
+    "check_layer_name",
+    "config_number",
+    "explain_baseline",
+    "explain_fallback",
+]
 
 _LAYER = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 EXPLAIN_BASELINES = ("zeros",)  # reference inputs a bundle may name for its Grad-CAM heatmap
+EXPLAIN_FALLBACKS = ("occlusion",)  # methods a bundle may name for when its Grad-CAM heatmap is empty
 
 
 def explain_baseline(bundle: Bundle) -> str | None:
@@ -29,12 +38,26 @@ def explain_baseline(bundle: Bundle) -> str | None:
     Raises:
         BundleConfigError: names the file and the value.
     """
-    value = bundle.optional("explain_baseline") if "explain_baseline" in bundle.config else None
-    if value is not None and value not in EXPLAIN_BASELINES:
-        raise BundleConfigError(
-            f"key 'explain_baseline': {value!r:.80} is not one of {list(EXPLAIN_BASELINES)} (or null)",
-            bundle.config.path,
-        )
+    return _choice(bundle, "explain_baseline", EXPLAIN_BASELINES)
+
+
+def explain_fallback(bundle: Bundle) -> str | None:
+    """The config's ``explain_fallback`` (``None`` when absent): the method that replaces an empty Grad-CAM map.
+
+    ``"occlusion"`` measures each region's effect on the score directly, where Grad-CAM's linear estimate at
+    one layer found nothing; the result then records ``occlusion`` as the heatmap's method.
+
+    Raises:
+        BundleConfigError: names the file and the value.
+    """
+    return _choice(bundle, "explain_fallback", EXPLAIN_FALLBACKS)
+
+
+def _choice(bundle: Bundle, key: str, choices: tuple[str, ...]) -> str | None:
+    value = bundle.optional(key) if key in bundle.config else None
+    if value is not None and value not in choices:
+        message = f"key {key!r}: {value!r:.80} is not one of {list(choices)} (or null)"
+        raise BundleConfigError(message, bundle.config.path)
     return value
 
 

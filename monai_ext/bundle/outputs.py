@@ -37,9 +37,7 @@ def output_file(out: Path, name: str, suffix: str) -> Path:
     return path
 
 
-def write_outputs(
-    result: RunResult, out_dir: str | Path, *, bundle: Bundle, heatmap: str, montage: bool = True
-) -> dict[str, Any]:
+def write_outputs(result: RunResult, out_dir: str | Path, *, bundle: Bundle, montage: bool = True) -> dict[str, Any]:
     """Write ``<map>.nii.gz`` for every map, ``<map>_montage.png`` for heatmaps, and ``result.json``.
 
     With ``result.background`` (the CT a label map was drawn on), heatmap montages show the heatmap over it
@@ -55,7 +53,6 @@ def write_outputs(
         result: from :meth:`BundleRunner.run`.
         out_dir: created if needed; files in it are replaced only once complete.
         bundle: the bundle that ran (its name, version and weights digest go into the JSON).
-        heatmap: the heatmap method used (recorded).
         montage: write the PNG montages (matplotlib; about 0.3 s each).
 
     Returns:
@@ -93,7 +90,7 @@ def write_outputs(
                 save_background_montage(result, array, png, title=f"{bundle.name}: {name}")
             pngs[name] = str(png.resolve())
     segmented = write_segmentations(result.segmentations, out)
-    summary = result_summary(result, bundle=bundle, heatmap=heatmap) | {
+    summary = result_summary(result, bundle=bundle) | {
         "maps": files | segmented.maps,
         "heatmaps": heatmaps + segmented.heatmaps,
         "montages": pngs,
@@ -105,8 +102,12 @@ def write_outputs(
     return summary
 
 
-def result_summary(result: RunResult, *, bundle: Bundle, heatmap: str) -> dict[str, Any]:
-    """The JSON-ready description of a run (without file paths)."""
+def result_summary(result: RunResult, *, bundle: Bundle) -> dict[str, Any]:
+    """The JSON-ready description of a run (without file paths).
+
+    ``heatmap_method`` is the method that made the map ``heatmap`` (``result.heatmap_method``): after a fallback
+    it is not the one asked for, and the warnings say why.
+    """
     return {
         "input": result.source,
         "input_shape": list(result.image.shape[1:]),
@@ -123,7 +124,7 @@ def result_summary(result: RunResult, *, bundle: Bundle, heatmap: str) -> dict[s
         "probabilities": result.probabilities,
         "predicted": result.predicted,
         "scalars": result.scalars,
-        "heatmap_method": heatmap if "heatmap" in result.maps else None,
+        "heatmap_method": result.heatmap_method if "heatmap" in result.maps else None,
         "timings": result.timings,
         "warnings": result.warnings,
         "protections": current_protections().to_json(),  # which kernel protections the run had (issue 12)

@@ -254,7 +254,7 @@ def write_label_results(
     entries = []
     for choice, result in results:
         target = out if len(results) == 1 else out / choice.folder
-        summary = write_outputs(result, target, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
+        summary = write_outputs(result, target, bundle=runner.bundle, montage=montage)
         entries.append({"value": choice.value, "name": choice.name, "output_dir": str(target.resolve())} | summary)
     if len(entries) == 1:
         return entries[0]

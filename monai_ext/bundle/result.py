@@ -31,6 +31,8 @@ class RunResult:
         background: the intensity image the input segments (e.g. the CT under a gland mask), ``(1, I, J, K)``
             on the input's grid, or ``None``; the montages show the heatmaps over it with the input outlined.
         structure: the name of the structure the input is a mask of (a label of a label map), or ``None``.
+        heatmap_method: the method that made the map ``heatmap`` (``None`` without one). It differs from the
+            method asked for when an empty Grad-CAM map was replaced (the config's ``explain_fallback``).
     """
 
     source: str
@@ -45,6 +47,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     background: MetaTensor | None = None
     structure: str | None = None
+    heatmap_method: str | None = None
 
     @property
     def predicted_index(self) -> int | None:

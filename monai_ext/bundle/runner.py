@@ -23,7 +23,13 @@ import torch
 from monai.data import MetaTensor
 
 from monai_ext.bundle.channels import check_channels, load_channels
-from monai_ext.bundle.config_values import check_layer, check_layer_name, config_number, explain_baseline
+from monai_ext.bundle.config_values import (
+    check_layer,
+    check_layer_name,
+    config_number,
+    explain_baseline,
+    explain_fallback,
+)
 from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
 from monai_ext.bundle.inputs import InputSource
@@ -88,6 +94,7 @@ class BundleRunner:
             self.target_layer = target_layer or self.bundle.optional("explain_target_layer")
             check_layer_name(self.target_layer, self.bundle.config.path)
             self.explain_baseline = explain_baseline(self.bundle)
+            self.explain_fallback = explain_fallback(self.bundle)
             if not self.generative:  # a GAN's layer names its discriminator, checked when that is loaded
                 check_layer(self.bundle.network, self.target_layer, self.bundle.config.path)
             self.preprocessing = self.adapted.preprocessing
@@ -223,9 +230,10 @@ class BundleRunner:
                 target = result.predicted_index if target_class is None else target_class
                 data["heatmap"] = self._heatmap(x, target, progress)
                 clock.lap(result, "heatmap")
-        heatmap = data.get("heatmap")
-        if isinstance(heatmap, torch.Tensor) and not bool((heatmap > 0).any()):
-            result.warnings.append(self._empty_heatmap_warning())
+        if self._wants_heatmap() and not self.generative:
+            target = result.predicted_index if target_class is None else target_class
+            if self._check_heatmap(data, x, target, result, progress):
+                clock.lap(result, "heatmap_fallback")
         if feature_layer:
             progress("features", 0.8, f"Feature maps of {feature_layer}")
             data["features"] = feature_maps(self.network, x, feature_layer, size=x.shape[2:])[0].cpu()
@@ -359,9 +367,38 @@ class BundleRunner:
         )  # fmt: skip
         return cam[0].cpu()
 
-    def _empty_heatmap_warning(self) -> str:
-        message = f"the {self.heatmap} heatmap is empty: no region adds evidence for the explained class"
-        if self.heatmap not in SHARED_FORWARD_METHODS:
+    def _check_heatmap(
+        self, data: dict[str, Any], x: torch.Tensor, target: int | None, result: RunResult, progress: Progress
+    ) -> bool:
+        """Record the heatmap's method; an empty map gets a warning, and the config's fallback method if any.
+
+        Returns:
+            Whether the fallback method replaced the map.
+        """
+        heatmap = data.get("heatmap")
+        if not isinstance(heatmap, torch.Tensor):
+            return False
+        result.heatmap_method = self.heatmap
+        if bool((heatmap > 0).any()):
+            return False
+        result.warnings.append(self._empty_heatmap_warning())
+        fallback = self.explain_fallback
+        if fallback is None or self.heatmap not in SHARED_FORWARD_METHODS:
+            return False
+        progress("heatmap", 0.6, f"The {self.heatmap} heatmap is empty; computing the {fallback} heatmap")
+        data["heatmap"] = compute_heatmap(
+            self.network, x, method=fallback, target=target, target_layer=self.target_layer, progress=progress
+        )[0].cpu()
+        result.heatmap_method = fallback
+        result.warnings.append(f"the heatmap is the {fallback} map instead (the bundle's explain_fallback)")
+        if not bool((data["heatmap"] > 0).any()):
+            result.warnings.append(self._empty_heatmap_warning(fallback))
+        return True
+
+    def _empty_heatmap_warning(self, method: str | None = None) -> str:
+        method = method or self.heatmap
+        message = f"the {method} heatmap is empty: no region adds evidence for the explained class"
+        if method not in SHARED_FORWARD_METHODS:
             return message
         relative = " compared with an empty input" if self.explain_baseline == "zeros" else ""
         return f"{message}{relative} (a linear estimate at the explained layer; occlusion measures it directly)"
@@ -480,7 +517,7 @@ def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progre
         source = list(request["inputPaths"]) if request.get("inputPaths") else request["inputPath"]
         result = runner.run(source, target_class=request.get("targetClass"), progress=progress)
     progress("write", 0.95, "Writing the outputs")
-    summary = write_outputs(result, request["outputDir"], bundle=runner.bundle, heatmap=runner.heatmap)
+    summary = write_outputs(result, request["outputDir"], bundle=runner.bundle)
     if request.get("dicom_out"):
         from monai_ext.dicom_results import write_dicom_results
 

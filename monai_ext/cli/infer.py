@@ -290,7 +290,7 @@ def _one(
     feature_layer: str | None = None,
 ) -> dict[str, Any]:
     result = runner.run(source, target_class=target_class, feature_layer=feature_layer)  # type: ignore[arg-type]
-    return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=montage)
+    return write_outputs(result, out, bundle=runner.bundle, montage=montage)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

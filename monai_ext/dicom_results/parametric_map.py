@@ -22,6 +22,7 @@ def parametric_map(
     algorithm: Algorithm,
     value_range: tuple[float, float] | None = None,
     series_number: int = 903,
+    description: str | None = None,
 ) -> hd.pm.ParametricMap:
     """A Parametric Map whose frame ``k`` lies on source image ``k``.
 
@@ -36,7 +37,9 @@ def parametric_map(
         algorithm: the bundle that made it.
         value_range: the range of the values (values outside are clipped); unit ``1`` (no units).
         series_number: of the new series.
+        description: the series and content description (default ``name``), e.g. ``"heatmap (occlusion)"``.
     """
+    description = description or name
     frames = source.to_frames(np.asarray(values, dtype=np.float32))
     if value_range is not None:
         low, high = float(value_range[0]), float(value_range[1])
@@ -67,8 +70,8 @@ def parametric_map(
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
         voi_lut_transformations=[hd.VOILUTTransformation(window_center=stored_low + width / 2, window_width=width)],
-        content_description=f"{name} ({algorithm.name})"[:64],
-        series_description=name[:64],
+        content_description=f"{description} ({algorithm.name})"[:64],
+        series_description=description[:64],
         manufacturer=MANUFACTURER,
         manufacturer_model_name=algorithm.model_name,
         software_versions=algorithm.software_versions,

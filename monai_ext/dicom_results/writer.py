@@ -107,17 +107,19 @@ def write_dicom_results(
     }
     for name in summary.get("heatmaps") or []:
         values = _map_on_grid(summary, name, series)
+        title = _heatmap_title(summary, name)
         number += 1
         pmap = parametric_map(
-            values, series, name=name, algorithm=algorithm, value_range=(0.0, 1.0), series_number=number
-        )
+            values, series, name=name, algorithm=algorithm, value_range=(0.0, 1.0), series_number=number,
+            description=title,
+        )  # fmt: skip
         results.files[f"{name}_pmap"] = str(write_dataset(pmap, out / f"{name}_pmap.dcm"))
         path = str(Path((summary.get("maps") or {})[name]).resolve())
         if threshold is not None and path not in probability_maps:
             number += 1
             try:
                 seg = heatmap_segmentation(
-                    values, series, threshold=threshold, name=name, algorithm=algorithm, series_number=number
+                    values, series, threshold=threshold, name=title, algorithm=algorithm, series_number=number
                 )
             except DicomResultError as err:
                 results.warnings.append(f"{name}: no SEG ({err.problem})")
@@ -137,6 +139,12 @@ def write_dicom_results(
     listing = {"source_series": series.series_uid, "files": results.files, "warnings": results.warnings}
     atomic_write_text(out / "dicom_results.json", json.dumps(listing, indent=2) + "\n")
     return results
+
+
+def _heatmap_title(summary: Mapping[str, Any], name: str) -> str:
+    """``"heatmap (occlusion)"``: the classifier's heatmap names the method that made it (a fallback may change it)."""
+    method = summary.get("heatmap_method") if name == "heatmap" else None
+    return f"{name} ({method})" if isinstance(method, str) and method else name
 
 
 def _load(path: str, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -145,3 +145,33 @@ def test_nothing_to_write_is_an_error(mr_t1_sag: Path, tmp_path: Path) -> None:
     summary = {"bundle": {"name": "x"}, "maps": {}, "heatmaps": ["heatmap"], "probabilities": []}
     with pytest.raises(DicomResultError, match="heatmap 'heatmap' has no file"):
         write_dicom_results(summary, source, tmp_path)
+
+
+@pytest.mark.parametrize(("method", "title"), [("occlusion", "heatmap (occlusion)"), (None, "heatmap")])
+def test_the_heatmap_objects_name_the_method_that_made_the_map(
+    mr_t1_sag: Path, tmp_path: Path, method: str | None, title: str
+) -> None:
+    """After an empty Grad-CAM map the runner may hand in the occlusion map (``heatmap_method``): the Parametric
+    Map's series and the thresholded SEG's segment say so, so a PACS reader cannot take it for a Grad-CAM map."""
+    volume = load_dicom_series(mr_t1_sag)
+    heat = np.zeros(volume.shape, np.float32)
+    heat[40:90, 60:120, 10:20] = 0.8
+    path = save_nifti(Volume(array=heat, affine=volume.affine), tmp_path / "heatmap.nii.gz", sidecar=False)
+    summary = {
+        "bundle": {"name": "adrenal test", "version": "1.0", "weights_sha256": "0" * 64},
+        "maps": {"heatmap": str(path)},
+        "heatmaps": ["heatmap"],
+        "heatmap_method": method,
+        "class_names": ["normal", "hyperplasia"],
+        "probabilities": [0.4, 0.6],
+    }
+    written = write_dicom_results(summary, mr_t1_sag, tmp_path / "dicom")
+    assert set(written.files) == {"heatmap_pmap", "heatmap_seg", "report_sr"}
+    pmap = pydicom.dcmread(written.files["heatmap_pmap"])
+    assert pmap.SeriesDescription == title and pmap.ContentDescription.startswith(title)
+    mapping = pmap.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
+    assert mapping.LUTLabel == "heatmap"  # the map's name, not its method
+    seg = pydicom.dcmread(written.files["heatmap_seg"])
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == [f"{title} >= 0.5"]
+    for file in (written.files["heatmap_pmap"], written.files["heatmap_seg"]):
+        validate(Path(file), [])

@@ -223,3 +223,24 @@ def test_warnings_summary_is_one_line_without_repeats():
     assert results.warningsSummary({"warnings": [empty]}) == "note: " + empty
     for nothing in ({}, {"warnings": []}, {"warnings": "not a list"}, None):
         assert results.warningsSummary(nothing) == ""
+
+
+def test_the_heatmap_node_names_the_method_that_made_the_map():
+    """After an empty Grad-CAM map the runner may use its fallback: the node must not pass for a Grad-CAM map."""
+    assert results.heatmapNodeName({"heatmap_method": "occlusion"}, "CT left") == "CT left occlusion heatmap"
+    assert results.heatmapNodeName({"heatmap_method": "gradcam"}, "CT left") == "CT left gradcam heatmap"
+    assert results.heatmapNodeName({}, "mask") == "mask heatmap"  # a runner that reports no method
+    assert results.heatmapNodeName({"heatmap_method": None}, "mask") == "mask heatmap"
+    assert results.heatmapNodeName({"heatmap_method": "occlusion"}, "mask", "anomaly_map") == "mask heatmap"
+
+
+def test_the_batch_csv_has_a_method_column_only_when_the_runner_reports_one(tmp_path):
+    items = [
+        {"inputPath": "a.nii", "classNames": ["x", "y"], "probabilities": [0.2, 0.8], "heatmap_method": "gradcam"},
+        {"inputPath": "b.nii", "classNames": ["x", "y"], "probabilities": [0.6, 0.4], "heatmap_method": "occlusion"},
+        {"inputPath": "c.nii", "error": {"type": "ValueError", "message": "bad volume"}},
+    ]
+    rows = list(csv.DictReader(results.writeBatchCsv(tmp_path / "batch.csv", items).open()))
+    assert [row["heatmap_method"] for row in rows] == ["gradcam", "occlusion", ""]
+    header, _ = results.batchRows([{"inputPath": "a.nii", "probabilities": [1.0]}])
+    assert "heatmap_method" not in header

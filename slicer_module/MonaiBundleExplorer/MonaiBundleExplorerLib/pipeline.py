@@ -171,7 +171,8 @@ class InferenceJob(Job):
         heatmapNames = [name for name in self.result.get("heatmaps") or [] if name in maps]
         heatmapNames = heatmapNames or (["heatmap"] if "heatmap" in maps else [])
         heatmapPath = maps.pop(heatmapNames[0], None) if heatmapNames else None  # overlaid; other maps: new nodes
-        heatmapNode = self._loadMap(heatmapPath, f"{baseName} heatmap") if heatmapPath else None
+        heatmapName = results.heatmapNodeName(self.result, baseName, heatmapNames[0]) if heatmapNames else ""
+        heatmapNode = self._loadMap(heatmapPath, heatmapName) if heatmapPath else None
         others = {name: self._loadMap(path, f"{baseName} {name}") for name, path in maps.items()}
         probabilities = {
             segment: self._loadMap(path, f"{baseName} {segment} probability")

@@ -71,13 +71,24 @@ def warningsSummary(result: dict, shown: int = 3, width: int = 300) -> str:
     return "note: " + "; ".join(unique[:shown]) + more
 
 
+def heatmapNodeName(result: dict, baseName: str, mapName: str = "heatmap") -> str:
+    """The overlaid map's node name; the classifier's ``heatmap`` names the method that made it when reported.
+
+    ``"CT adrenal_gland_left occlusion heatmap"``: after an empty Grad-CAM map the runner may have used its
+    fallback method (``result["heatmap_method"]``), and the name must not let the map pass for a Grad-CAM one.
+    """
+    method = (result or {}).get("heatmap_method") if mapName == "heatmap" else None
+    return f"{baseName} {method} heatmap" if isinstance(method, str) and method else f"{baseName} heatmap"
+
+
 def predictedClass(result: dict) -> str:
     rows = probabilityRows(result)
     return max(rows, key=lambda row: row[1])[0] if rows else ""
 
 
 def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
-    """Header and rows for a batch: input, status, predicted class, one column per class, map paths, error."""
+    """Header and rows for a batch: input, status, predicted class, one column per class, segment volumes, the
+    heatmap's method (when the runner reports one: a fallback can change it per volume), map paths, error."""
     classNames: list[str] = []
     mapNames: list[str] = []
     volumeNames: list[str] = []
@@ -85,8 +96,9 @@ def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
         classNames += [name for name, _ in probabilityRows(item) if name not in classNames]
         mapNames += [name for name in item.get("maps") or {} if name not in mapNames]
         volumeNames += [name for name in segmentVolumes(item) if name not in volumeNames]
-    header = ["input", "status", "predicted", *classNames, *volumeNames, *(f"map:{name}" for name in mapNames)]
-    header.append("error")
+    methods = ["heatmap_method"] if any(item.get("heatmap_method") for item in items) else []
+    header = ["input", "status", "predicted", *classNames, *volumeNames, *methods]
+    header += [f"map:{name}" for name in mapNames] + ["error"]
     rows = []
     for item in items:
         error = item.get("error") or {}
@@ -96,6 +108,8 @@ def batchRows(items: list[dict]) -> tuple[list[str], list[dict]]:
             "error": error.get("message", ""),
         }
         row["predicted"] = predictedClass(item)
+        if methods:
+            row["heatmap_method"] = str(item.get("heatmap_method") or "")
         row.update({name: f"{value:.6g}" for name, value in probabilityRows(item)})
         row.update({name: f"{value:.6g}" for name, value in segmentVolumes(item).items()})
         row.update({f"map:{name}": path for name, path in (item.get("maps") or {}).items()})

@@ -41,7 +41,7 @@ needs_zoo_expressions = pytest.mark.skipif(
 
 def _run(runner: BundleRunner, source: object, out: Path) -> dict:
     result = runner.run(source)  # type: ignore[arg-type]
-    return write_outputs(result, out, bundle=runner.bundle, heatmap=runner.heatmap, montage=False)
+    return write_outputs(result, out, bundle=runner.bundle, montage=False)
 
 
 def _check_on_input_grid(summary: dict, reference: Path, *, channels: int | None = None) -> np.ndarray:
@@ -114,7 +114,7 @@ def test_brats_untrusted_on_four_copies_of_a_dicom_mr_series(tmp_path: Path) -> 
         runner.run(series)
     result = runner.run([series] * 4)
     assert tuple(result.image.shape) == (4, 256, 256, 35)
-    summary = write_outputs(result, tmp_path / "out", bundle=runner.bundle, heatmap="gradcam", montage=False)
+    summary = write_outputs(result, tmp_path / "out", bundle=runner.bundle, montage=False)
     segmentation = summary["segmentations"]["pred"]
     assert segmentation["kind"] == "multilabel"
     assert [label["name"] for label in segmentation["labels"]] == ["Tumor core", "Whole tumor", "Enhancing tumor"]

@@ -128,6 +128,8 @@ def test_real_runner_and_shipped_bundle_in_a_real_scene(scene, oblique_affine, b
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(volume), mask)
     after = scene_snapshot(scene)
     assert {key: after[key] for key in before} == before
-    if "heatmap" in maps:
+    if "heatmap" in maps:  # the node names the method that made the map (a fallback may replace Grad-CAM's)
+        assert job.result["heatmap_method"] in ("gradcam", "occlusion")
+        assert outputs.heatmapNode.GetName() == f"mask {job.result['heatmap_method']} heatmap"
         table = outputs.tableNode
         assert [table.GetCellText(row, 0) for row in range(table.GetNumberOfRows())] == ["normal", "hyperplasia"]
