@@ -44,6 +44,16 @@ def edit_config(bundle: Path, edit: Callable[[dict[str, Any]], None], name: str 
     return path
 
 
+def with_value(bundle: Path, key: str, value: Any) -> Path:
+    """Set the inference config's top-level ``key`` to ``value`` (any JSON, hostile or not); returns the bundle."""
+
+    def edit(config: dict[str, Any]) -> None:
+        config[key] = value
+
+    edit_config(bundle, edit)
+    return bundle
+
+
 def ellipsoid_mask(shape: tuple[int, int, int], radii: tuple[float, float, float]) -> np.ndarray:
     """A binary ellipsoid centred in ``shape`` (values 0/1, float32)."""
     grids = np.meshgrid(*[np.arange(s) - (s - 1) / 2 for s in shape], indexing="ij")

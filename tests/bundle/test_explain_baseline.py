@@ -13,16 +13,12 @@ from monai_ext.bundle import BundleError, BundleRunner
 from monai_ext.bundle.errors import BundleConfigError
 from monai_ext.data.npz import load_npz_split
 from monai_ext.explain.localisation import mass_near_mask
-from tests.bundle.conftest import CLASSIFIER, edit_config, ellipsoid_mask
+from tests.bundle.conftest import CLASSIFIER, ellipsoid_mask, with_value
 from tests.conftest import require_data
 
 
 def with_baseline(bundle: Path, value: Any) -> Path:
-    def edit(config: dict[str, Any]) -> None:
-        config["explain_baseline"] = value
-
-    edit_config(bundle, edit)
-    return bundle
+    return with_value(bundle, "explain_baseline", value)
 
 
 @pytest.mark.parametrize("value", ["ones", "ZEROS", 0, ["zeros"], {"_target_": "torch.zeros"}, "x" * 5000])

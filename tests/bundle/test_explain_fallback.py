@@ -15,16 +15,12 @@ from monai_ext.bundle.errors import BundleConfigError
 from monai_ext.bundle.outputs import write_outputs
 from monai_ext.data.npz import load_npz_split
 from monai_ext.explain.localisation import mass_near_mask
-from tests.bundle.conftest import CLASSIFIER, edit_config
+from tests.bundle.conftest import CLASSIFIER, with_value
 from tests.conftest import require_data
 
 
 def with_fallback(bundle: Path, value: Any) -> Path:
-    def edit(config: dict[str, Any]) -> None:
-        config["explain_fallback"] = value
-
-    edit_config(bundle, edit)
-    return bundle
+    return with_value(bundle, "explain_fallback", value)
 
 
 @pytest.mark.parametrize("value", ["gradcam", "OCCLUSION", 1, ["occlusion"], {"_target_": "os.getcwd"}, "o" * 5000])
