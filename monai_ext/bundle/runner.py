@@ -206,11 +206,12 @@ class BundleRunner:
         prepared = self._prepare(image)
         x = prepared.as_tensor()[None].to(self.device)  # the network input, copied to the device once
         clock.lap(result, "preprocess")
+        shared = self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None
         if self.generative:
             progress("heatmap", 0.3, f"Discriminator realism map on {self.device}")
             data = self._realism(x, result)
             clock.lap(result, "heatmap")
-        elif self._wants_heatmap() and self.heatmap in SHARED_FORWARD_METHODS and target_class is None:
+        elif shared:
             progress("heatmap", 0.3, f"Running the network and the {self.heatmap} heatmap on {self.device}")
             data = self._forward_with_heatmap(prepared, x, progress)
             result.timings["forward"] = 0.0  # shared with the heatmap pass
@@ -225,13 +226,12 @@ class BundleRunner:
                 self._segment(data, prepared, x, result)
                 clock.lap(result, "segmentation")
             self._collect_classes(data, result)
-            if self._wants_heatmap():
-                progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
-                target = result.predicted_index if target_class is None else target_class
-                data["heatmap"] = self._heatmap(x, target, progress)
-                clock.lap(result, "heatmap")
         if self._wants_heatmap() and not self.generative:
             target = result.predicted_index if target_class is None else target_class
+            if not shared:
+                progress("heatmap", 0.5, f"Computing the {self.heatmap} heatmap")
+                data["heatmap"] = self._heatmap(x, target, progress)
+                clock.lap(result, "heatmap")
             if self._check_heatmap(data, x, target, result, progress):
                 clock.lap(result, "heatmap_fallback")
         if feature_layer:

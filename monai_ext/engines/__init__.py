@@ -9,6 +9,7 @@ from monai_ext.engines.case_comparison import CaseTableError, compare_case_table
 from monai_ext.engines.class_weights import class_weights
 from monai_ext.engines.classification_report import ClassificationReport, write_classification_report
 from monai_ext.engines.consistency_loss import ConsistencyLoss, js_divergence
+from monai_ext.engines.cpu_autocast import CpuAutocastIteration, Float32Loss, cpu_amp_enabled, cpu_autocast_iteration
 from monai_ext.engines.device import amp_enabled, default_device
 from monai_ext.engines.distributed import init_distributed, is_main_process, local_device
 from monai_ext.engines.explanation_report import ExplanationReport
@@ -35,7 +36,9 @@ __all__ = [
     "CaseTableError",
     "ClassificationReport",
     "ConsistencyLoss",
+    "CpuAutocastIteration",
     "ExplanationReport",
+    "Float32Loss",
     "GanProgressBar",
     "LogitOffsetCalibration",
     "LossHistory",
@@ -51,6 +54,8 @@ __all__ = [
     "axial_overlay_row",
     "class_weights",
     "compare_case_tables",
+    "cpu_amp_enabled",
+    "cpu_autocast_iteration",
     "default_device",
     "fit_logit_offset",
     "gan_loss_output",
