@@ -19,15 +19,14 @@ a speed-up (``monai_ext.engines.cpu_amp_enabled``; printed).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from ignite.engine import Events
 from monai.bundle import ConfigParser
+from trainer_timing import iteration_args, timed_iterations
 
 from monai_ext.engines import CpuAutocastIteration, cpu_amp_enabled
 
@@ -59,17 +58,7 @@ def build_trainer(data: Path, cases: int, cpu_amp: bool) -> Any:
 
 def trainer_rate(trainer: Any, iters: int) -> float:
     """Iterations/s of ``iters`` iterations after 2 warm-up ones (the trainer resumes where it stopped)."""
-    stamps: list[float] = []
-
-    def stamp(engine: Any) -> None:
-        stamps.append(time.perf_counter())
-        if len(stamps) >= iters + 3:
-            engine.terminate()
-
-    handle = trainer.add_event_handler(Events.ITERATION_COMPLETED, stamp)
-    trainer.run()
-    handle.remove()
-    return iters / (stamps[-1] - stamps[2])
+    return iters / timed_iterations(trainer, iters)
 
 
 def fixed_batch(trainer: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,15 +94,7 @@ def loss_of(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--cases", type=int, default=48)
-    parser.add_argument("--iters", type=int, default=12)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.iters, args.rounds = 4, 1
+    args = iteration_args(__doc__, data=DATA, cases=48, rounds=5)
     if not (args.data / "imagesTr").is_dir():
         raise SystemExit(f"real data not found: {args.data}/imagesTr")
     trainers = {name: build_trainer(args.data, args.cases, amp) for name, amp in PRECISIONS.items()}

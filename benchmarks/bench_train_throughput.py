@@ -22,7 +22,6 @@ table reports the median samples/s over rounds and the ratio bundle / tutorial (
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
@@ -30,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ignite.engine import Events
 from monai.bundle import ConfigParser
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, EnsureChannelFirstd, RandAffined, RandFlipd, ScaleIntensityd
+from trainer_timing import iteration_args, timed_iterations
 
 from monai_ext.transforms import MaskDistanced
 
@@ -101,29 +100,11 @@ def bundle_rate(data: Path, cases: int, iters: int) -> float:
         }
     )
     trainer = parser.get_parsed_content("train#trainer")
-    stamps: list[float] = []
-
-    def stamp(engine: object) -> None:
-        stamps.append(time.perf_counter())
-        if len(stamps) >= iters + 3:
-            trainer.terminate()
-
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, stamp)
-    trainer.run()
-    return BATCH * iters / (stamps[-1] - stamps[2])
+    return BATCH * iters / timed_iterations(trainer, iters)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--cases", type=int, default=256)
-    parser.add_argument("--iters", type=int, default=12)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.iters, args.rounds = 4, 1
+    args = iteration_args(__doc__, data=DATA, cases=256, rounds=3, workers=2)
     if not args.data.is_file():
         raise SystemExit(f"real data not found: {args.data}")
     with np.load(args.data) as archive:
