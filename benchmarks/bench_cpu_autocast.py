@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from monai.bundle import ConfigParser
-from trainer_timing import iteration_args, timed_iterations
+from trainer_timing import bundle_trainer, iteration_args, timed_iterations
 
 from monai_ext.engines import CpuAutocastIteration, cpu_amp_enabled
 
@@ -38,22 +37,14 @@ PRECISIONS = {"float32": False, "bfloat16": True}
 
 def build_trainer(data: Path, cases: int, cpu_amp: bool) -> Any:
     """The bundle's ``train#trainer`` on ``cases`` cases, handlers off, with ``cpu_amp`` as given."""
-    parser = ConfigParser()
-    parser.read_config(BUNDLE / "configs" / "train.json")
-    parser.update(
-        {
-            "bundle_root": str(BUNDLE),
-            "dataset_path": str(data),
-            "train_limit": cases,
-            "test_cases": 30,
-            "val_cases": 20,
-            "device": "$torch.device('cpu')",
-            "cpu_amp": cpu_amp,
-            "train#handlers": [],
-            "output_dir": "/tmp/bench_cpu_autocast",
-        }
-    )
-    return parser.get_parsed_content("train#trainer")
+    overrides = {
+        "test_cases": 30,
+        "val_cases": 20,
+        "device": "$torch.device('cpu')",
+        "cpu_amp": cpu_amp,
+        "output_dir": "/tmp/bench_cpu_autocast",
+    }
+    return bundle_trainer(BUNDLE, data, cases, overrides)
 
 
 def trainer_rate(trainer: Any, iters: int) -> float:

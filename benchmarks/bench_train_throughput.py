@@ -32,7 +32,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, EnsureChannelFirstd, RandAffined, RandFlipd, ScaleIntensityd
-from trainer_timing import iteration_args, timed_iterations
+from trainer_timing import bundle_trainer, iteration_args, timed_iterations
 
 from monai_ext.transforms import MaskDistanced
 
@@ -87,19 +87,8 @@ def _network() -> torch.nn.Module:
 
 def bundle_rate(data: Path, cases: int, iters: int) -> float:
     """Samples/s of the bundle's SupervisedTrainer (time between iteration ends, warm-up excluded)."""
-    parser = ConfigParser()
-    parser.read_config(BUNDLE / "configs" / "train.json")
-    parser.update(
-        {
-            "bundle_root": str(BUNDLE),
-            "dataset_path": str(data),
-            "train_limit": cases,
-            "max_epochs": 1000,
-            "train#handlers": [],
-            "output_dir": "/tmp/bench_train_throughput",
-        }
-    )
-    trainer = parser.get_parsed_content("train#trainer")
+    overrides = {"max_epochs": 1000, "output_dir": "/tmp/bench_train_throughput"}
+    trainer = bundle_trainer(BUNDLE, data, cases, overrides)
     return BATCH * iters / timed_iterations(trainer, iters)
 
 

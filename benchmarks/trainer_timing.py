@@ -1,4 +1,4 @@
-"""Time a MONAI/ignite trainer's iterations, and the command line of the training-throughput benchmarks."""
+"""Build a bundle's trainer, time its iterations, and the command line of the training-throughput benchmarks."""
 
 from __future__ import annotations
 
@@ -8,8 +8,25 @@ from pathlib import Path
 from typing import Any
 
 from ignite.engine import Events
+from monai.bundle import ConfigParser
 
-__all__ = ["iteration_args", "timed_iterations"]
+__all__ = ["bundle_trainer", "iteration_args", "timed_iterations"]
+
+
+def bundle_trainer(bundle: Path, data: Path, cases: int, overrides: dict[str, Any]) -> Any:
+    """``bundle``'s ``train#trainer`` from ``configs/train.json`` on its first ``cases`` cases, handlers off.
+
+    Args:
+        bundle: the bundle folder (its ``bundle_root``).
+        data: the ``dataset_path``.
+        cases: the ``train_limit``.
+        overrides: further config keys (e.g. ``output_dir``, ``max_epochs``, ``cpu_amp``).
+    """
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "train.json")
+    keys = {"bundle_root": str(bundle), "dataset_path": str(data), "train_limit": cases, "train#handlers": []}
+    parser.update({**keys, **overrides})
+    return parser.get_parsed_content("train#trainer")
 
 
 def timed_iterations(trainer: Any, iters: int) -> float:
