@@ -11,7 +11,7 @@ import torch
 from monai.bundle import ConfigParser
 
 from monai_ext.bundle.export import export_onnx, export_torchscript
-from monai_ext.engines.best_model import sha256_of
+from monai_ext.engines.training.best_model import sha256_of
 
 __all__ = ["BundleExportError", "ExportedFiles", "export_bundle", "verify_weights"]
 

@@ -21,7 +21,7 @@ from monai_ext.bundle.metadata_checks import check_metadata
 from monai_ext.bundle.policy import load_policy
 from monai_ext.bundle.safe_config import BundleConfig
 from monai_ext.bundle.weights_size import check_weights_size, state_dict_bytes
-from monai_ext.engines.best_model import sha256_of
+from monai_ext.engines.training.best_model import sha256_of
 
 __all__ = ["Bundle", "load_bundle", "load_companion", "read_metadata"]
 

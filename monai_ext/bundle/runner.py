@@ -42,7 +42,7 @@ from monai_ext.bundle.zoo import adapt_bundle, feed_volume
 from monai_ext.bundle.zoo.errors import root_message
 from monai_ext.bundle.zoo.inferer import build_inferer, inner_inferer, stitch_device
 from monai_ext.engines.device import default_device
-from monai_ext.engines.gan_sampling import sample_latents
+from monai_ext.engines.gan.sampling import sample_latents
 from monai_ext.explain.feature_maps import feature_maps
 from monai_ext.explain.gradcam import grad_cam
 

@@ -5,7 +5,7 @@ grid) and divided by a fixed ``scale`` (a high percentile of the smoothed residu
 :func:`residual_scale`), then clipped to [0, 1]: 1 means "at least as strong as the strongest residual of
 almost every normal case", so maps of different cases are comparable (a per-volume maximum would make
 every map, even a perfect one, reach 1). Maps stay in the voxel grid of the tensors given; bring them back
-to an input file's grid with :func:`monai_ext.engines.anomaly_writer.to_input_grid`.
+to an input file's grid with :func:`monai_ext.engines.reports.anomaly_maps.to_input_grid`.
 """
 
 from __future__ import annotations

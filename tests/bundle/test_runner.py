@@ -148,7 +148,7 @@ def test_one_pass_for_prediction_and_grad_cam_matches_two_passes(classifier: Bun
 
 def test_gan_realism_map_on_an_input_volume(mask_nifti: tuple, tmp_path: Path) -> None:
     """A GAN bundle on a volume: the discriminator's Grad-CAM in the input's grid, as the bundle's own workflow."""
-    from monai_ext.engines.gan_realism import realism_map
+    from monai_ext.engines.gan.realism import realism_map
     from monai_ext.networks import Discriminator
 
     path, array, affine = mask_nifti

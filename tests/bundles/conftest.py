@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from monai_ext.engines.best_model import sha256_of
+from monai_ext.engines.training.best_model import sha256_of
 from tests.conftest import REPO, require_data
 
 BUNDLES = REPO / "bundles"

@@ -19,7 +19,7 @@ from monai.bundle import ConfigParser, verify_metadata
 
 from monai_ext.bundle import SCHEMA_PATH
 from monai_ext.engines import sha256_of
-from monai_ext.engines.gan_realism import write_realism_map
+from monai_ext.engines.gan.realism import write_realism_map
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
 from tests.bundles.conftest import BUNDLES, kill_after_epoch, run_bundle, train_args

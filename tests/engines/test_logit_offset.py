@@ -93,7 +93,7 @@ def test_handler_folds_the_fitted_offset_into_the_saved_weights(caplog: pytest.L
     net.prior_correction.copy_(torch.tensor([0.0, 50.0]))  # eval logits of class 1 pushed far down
     assert _accuracy(net, x, y) == pytest.approx(0.5)
     handler = LogitOffsetCalibration(network=net)
-    with caplog.at_level(logging.INFO, logger="monai_ext.engines.logit_offset"):
+    with caplog.at_level(logging.INFO, logger="monai_ext.engines.training.logit_offset"):
         _evaluator(net, x, y, handler).run()
     assert handler.last_offsets is not None and handler.last_offsets[1] == pytest.approx(5.0)  # clipped
     assert net.prior_correction.tolist() == pytest.approx([0.0, 45.0])
@@ -116,7 +116,7 @@ def test_handler_disabled_leaves_the_network_alone_and_needs_a_prior_buffer() ->
 def test_handler_skips_a_validation_without_every_class(caplog: pytest.LogCaptureFixture) -> None:
     net = Classifier(spatial_dims=3, in_channels=1, out_channels=2, channels=[4, 8], strides=[2, 2])
     x, y = torch.rand(8, 1, 8, 8, 8), torch.zeros(8, dtype=torch.long)
-    with caplog.at_level(logging.WARNING, logger="monai_ext.engines.logit_offset"):
+    with caplog.at_level(logging.WARNING, logger="monai_ext.engines.training.logit_offset"):
         _evaluator(net, x, y, LogitOffsetCalibration(network=net)).run()
     assert net.prior_correction.tolist() == [0.0, 0.0]
     assert "not fitted" in caplog.text and "have no case" in caplog.text

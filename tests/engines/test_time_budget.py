@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ignite.engine import Engine, Events
 
-from monai_ext.engines.time_budget import TimeBudget
+from monai_ext.engines.training.time_budget import TimeBudget
 
 
 class _FakeClock:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from monai_ext.engines import inference_cases, to_input_grid, write_anomaly_report
-from monai_ext.engines.anomaly_report import case_scores
+from monai_ext.engines.reports.anomaly import case_scores
 from monai_ext.explain import anomaly_score, residual, residual_map, residual_scale
 
 

@@ -12,8 +12,8 @@ from ignite.engine import Engine, Events
 from ignite.handlers import ProgressBar
 from torch import nn
 
-from monai_ext.engines.best_model import sha256_of
-from monai_ext.engines.gan_trainer import gan_loss_output
+from monai_ext.engines.gan.trainer import gan_loss_output
+from monai_ext.engines.training.best_model import sha256_of
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 
 __all__ = ["GanProgressBar", "NetworkSaver", "save_state_dict"]

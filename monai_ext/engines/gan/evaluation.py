@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from monai_ext.engines.best_model import sha256_of
-from monai_ext.engines.gan_sampling import generate_volumes
+from monai_ext.engines.gan.sampling import generate_volumes
+from monai_ext.engines.training.best_model import sha256_of
 from monai_ext.io.atomic import atomic_write_text
 
 __all__ = ["classifier_backbone", "evaluate_generator"]
@@ -126,7 +126,7 @@ def evaluate_generator(
     Returns:
         The metrics written.
     """
-    from monai_ext.engines.loss_curves import LossHistory, load_loss_history, plot_loss_curves
+    from monai_ext.engines.reports.loss_curves import LossHistory, load_loss_history, plot_loss_curves
     from monai_ext.metrics.generative import extract_features, frechet_distance_from_features, pairwise_ms_ssim, prdc
 
     if len(real_images) < 6:

@@ -20,7 +20,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_ext.engines.batch_ids import batch_case_ids
-from monai_ext.engines.overlay_grid import OverlayRow, axial_overlay_row, save_overlay_grid
+from monai_ext.engines.reports.overlay_grid import OverlayRow, axial_overlay_row, save_overlay_grid
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.metrics.bootstrap import bootstrap_ci
 from monai_ext.metrics.segmentation import label_metrics
