@@ -19,15 +19,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-CASE_SECONDS = 30
-
 
 class _Timeout(Exception):  # noqa: N818 - mirrors the signal
     pass
 
 
 def _alarm(_signum: int, _frame: object) -> None:
-    raise _Timeout(f"the case ran longer than {CASE_SECONDS} s")
+    raise _Timeout("the case ran longer than the plan's case_seconds")
 
 
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -70,11 +68,12 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     from monai_ext.bundle import BundleError
 
+    seconds = int(plan.get("case_seconds", 120))  # the hard stop; the test bounds each case more tightly
     signal.signal(signal.SIGALRM, _alarm)
     for case in plan["cases"]:
         start = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        signal.alarm(CASE_SECONDS)
+        signal.alarm(seconds)
         try:
             record = run_case(case)
         except BundleError as err:

@@ -24,7 +24,12 @@ from tests.bundle.redteam.cases import CASES, Context, build_all
 REPO = Path(__file__).resolve().parents[3]
 ADDRESS_SPACE = 6 << 30  # torch's libraries alone reserve ~2-3 GB of address space
 PEAK_RSS_MB = 2500
-CASE_SECONDS = 25
+# Time is bounded against the unmodified shipped classifier's run in the same batch (``BASELINE``), so the bound
+# holds on a slow CI machine as on a fast one: a refusal may cost at most one honest run, a harmless run at most
+# 1.5 honest runs (plus a few seconds of slack for the first imports). ``KILL_SECONDS`` is the child's hard stop.
+BASELINE = "shipped_classifier"
+REFUSED_RUNS, HARMLESS_RUNS, SLACK_SECONDS = 1.0, 1.5, 5.0
+KILL_SECONDS = 120
 
 
 def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
@@ -45,10 +50,10 @@ def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
 def _run_batch(cases: list[dict[str, Any]], work: Path, tmpdir: Path, label: str, cache: Path) -> list[dict[str, Any]]:
     plan = work / f"plan_{label}.json"
     results = work / f"results_{label}.jsonl"
-    plan.write_text(json.dumps({"address_space_bytes": ADDRESS_SPACE, "cases": cases}))
+    plan.write_text(json.dumps({"address_space_bytes": ADDRESS_SPACE, "case_seconds": KILL_SECONDS, "cases": cases}))
     env = os.environ | {"TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
                         "TORCHINDUCTOR_CACHE_DIR": str(cache), "MPLCONFIGDIR": str(cache)}  # fmt: skip
-    budget = 30 + CASE_SECONDS * len(cases)
+    budget = 60 + KILL_SECONDS * len(cases)
     subprocess.run([sys.executable, "-m", "tests.bundle.redteam.harness", str(plan), str(results)],
                    env=env, cwd=work, timeout=budget, check=False, capture_output=True)  # fmt: skip
     return [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
@@ -104,7 +109,11 @@ def test_case_ends_typed_or_harmless(corpus: dict[str, Any], name: str) -> None:
     record = corpus["records"].get(name)
     assert record is not None, f"{name}: no result (the child process died before it: memory or time limit)"
     assert record["outcome"] != "crash", f"{name}: {record['type']} escaped:\n{record['message']}"
-    assert record["seconds"] < CASE_SECONDS, f"{name}: {record['seconds']} s"
+    baseline = corpus["records"].get(BASELINE, {}).get("seconds")
+    assert baseline is not None, f"{name}: the baseline case {BASELINE} has no result"
+    runs = HARMLESS_RUNS if case["expect"] == "ok" else REFUSED_RUNS
+    bound = runs * baseline + SLACK_SECONDS
+    assert record["seconds"] < bound, f"{name}: {record['seconds']} s, over {runs} x {BASELINE}'s {baseline} s + 5 s"
     assert record["peak_rss_mb"] < PEAK_RSS_MB, f"{name}: {record['peak_rss_mb']} MB"
     if case["expect"] == "ok":
         assert record["outcome"] == "ok", f"{name}: refused: {record.get('message')}"
