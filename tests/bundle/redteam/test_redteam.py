@@ -30,6 +30,7 @@ PEAK_RSS_MB = 2500
 BASELINE = "shipped_classifier"
 REFUSED_RUNS, HARMLESS_RUNS, SLACK_SECONDS = 1.0, 1.5, 5.0
 KILL_SECONDS = 120
+BATCH_SECONDS_PER_CASE = 25  # the whole batch's stop (cases average ~2 s): it must end a hang before CI's limit
 
 
 def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
@@ -53,7 +54,7 @@ def _run_batch(cases: list[dict[str, Any]], work: Path, tmpdir: Path, label: str
     plan.write_text(json.dumps({"address_space_bytes": ADDRESS_SPACE, "case_seconds": KILL_SECONDS, "cases": cases}))
     env = os.environ | {"TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
                         "TORCHINDUCTOR_CACHE_DIR": str(cache), "MPLCONFIGDIR": str(cache)}  # fmt: skip
-    budget = 60 + KILL_SECONDS * len(cases)
+    budget = 60 + BATCH_SECONDS_PER_CASE * len(cases)
     subprocess.run([sys.executable, "-m", "tests.bundle.redteam.harness", str(plan), str(results)],
                    env=env, cwd=work, timeout=budget, check=False, capture_output=True)  # fmt: skip
     return [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
@@ -113,7 +114,8 @@ def test_case_ends_typed_or_harmless(corpus: dict[str, Any], name: str) -> None:
     assert baseline is not None, f"{name}: the baseline case {BASELINE} has no result"
     runs = HARMLESS_RUNS if case["expect"] == "ok" else REFUSED_RUNS
     bound = runs * baseline + SLACK_SECONDS
-    assert record["seconds"] < bound, f"{name}: {record['seconds']} s, over {runs} x {BASELINE}'s {baseline} s + 5 s"
+    over = f"over {runs} x {BASELINE}'s {baseline} s + {SLACK_SECONDS:g} s"
+    assert record["seconds"] < bound, f"{name}: {record['seconds']} s, {over}"
     assert record["peak_rss_mb"] < PEAK_RSS_MB, f"{name}: {record['peak_rss_mb']} MB"
     if case["expect"] == "ok":
         assert record["outcome"] == "ok", f"{name}: refused: {record.get('message')}"
