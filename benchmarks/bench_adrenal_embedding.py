@@ -45,7 +45,7 @@ from monai_ext.bundle.result import RunResult
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
-from monai_ext.explain.localisation import mass_near_mask
+from monai_ext.explain.map_quality.localisation import mass_near_mask
 from monai_ext.metrics.bootstrap import bootstrap_ci
 from monai_ext.metrics.classification import roc_auc
 from monai_ext.transforms import MaskDistance

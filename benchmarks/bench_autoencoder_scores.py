@@ -26,8 +26,8 @@ import torch
 
 from monai_ext.bundle.loader import load_bundle
 from monai_ext.data.npz import load_npz_split
-from monai_ext.explain.residual import reconstruction_score
-from monai_ext.explain.thickness_score import thickness_features
+from monai_ext.explain.anomaly.residual import reconstruction_score
+from monai_ext.explain.anomaly.thickness_score import thickness_features
 from monai_ext.metrics.classification import roc_auc
 
 REPO = Path(__file__).resolve().parents[1]

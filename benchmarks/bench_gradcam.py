@@ -39,7 +39,7 @@ from monai.networks.nets import DenseNet121
 from monai.visualize import GradCAM, GradCAMpp
 from torch import nn
 
-from monai_ext.explain.gradcam import default_target_layer, grad_cam, grad_cam_pp, upsample_map
+from monai_ext.explain.attribution.gradcam import default_target_layer, grad_cam, grad_cam_pp, upsample_map
 from monai_ext.networks import Classifier
 
 GRADCAM_TARGET = 1.2

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.outputs.write import write_outputs
 from monai_ext.bundle.runner import BundleRunner
 
 REPO = Path(__file__).resolve().parents[1]

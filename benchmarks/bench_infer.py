@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.outputs.write import write_outputs
 from monai_ext.bundle.per_label import load_label_map
 from monai_ext.bundle.runner import BundleRunner
 from monai_ext.cli.sample import LABELS, make_sample

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from monai_ext.bundle.errors import BundleError, BundleFileError, BundleInputError, UntrustedCodeError, WeightsError
-from monai_ext.bundle.export import example_input, export_onnx, export_torchscript, read_onnx_metadata
-from monai_ext.bundle.exporter import BundleExportError, ExportedFiles, export_bundle, verify_weights
+from monai_ext.bundle.export.folder import BundleExportError, ExportedFiles, export_bundle, verify_weights
+from monai_ext.bundle.export.formats import example_input, export_onnx, export_torchscript, read_onnx_metadata
 from monai_ext.bundle.loader import SCHEMA_PATH, Bundle, load_bundle, read_metadata
 from monai_ext.bundle.result import RunResult
 from monai_ext.bundle.runner import BundleRunner, run_bundle

@@ -14,13 +14,13 @@ import jsonschema
 import torch
 from torch import nn
 
-from monai_ext.bundle.archive import MAX_EXTRACTED_BYTES, ExtractedCopy, extract_bundle
-from monai_ext.bundle.contained import check_links, inside
 from monai_ext.bundle.errors import BundleError, BundleFileError, WeightsError
-from monai_ext.bundle.metadata_checks import check_metadata
 from monai_ext.bundle.policy import load_policy
-from monai_ext.bundle.safe_config import BundleConfig
-from monai_ext.bundle.weights_size import check_weights_size, state_dict_bytes
+from monai_ext.bundle.untrusted.archive import MAX_EXTRACTED_BYTES, ExtractedCopy, extract_bundle
+from monai_ext.bundle.untrusted.contained import check_links, inside
+from monai_ext.bundle.untrusted.metadata_checks import check_metadata
+from monai_ext.bundle.untrusted.safe_config import BundleConfig
+from monai_ext.bundle.untrusted.weights_size import check_weights_size, state_dict_bytes
 from monai_ext.engines.training.best_model import sha256_of
 
 __all__ = ["Bundle", "load_bundle", "load_companion", "read_metadata"]
@@ -105,7 +105,7 @@ def load_bundle(
         path: a bundle folder (with ``configs/`` and ``models/``) or a ``.zip`` of one (extracted into a
             temporary copy that :meth:`Bundle.close` deletes; a failed load deletes it at once).
         trusted: ``False`` (default) refuses config code outside the safe subset, see
-            :mod:`monai_ext.bundle.safe_config`. Weights always load with ``weights_only=True``.
+            :mod:`monai_ext.bundle.untrusted.safe_config`. Weights always load with ``weights_only=True``.
         device: the runner's device: untrusted ``torch.device(...)`` expressions evaluate to it.
         parameter_budget: the most parameters an untrusted network may have (default: the policy's 2e8).
         max_extracted_bytes: the most bytes a zipped bundle may expand to (counted while extracting).
@@ -171,7 +171,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
     Raises:
         BundleFileError: missing, not JSON, or not valid (the message gives the failing field).
     """
-    from monai_ext.bundle.untrusted_parse import MAX_CONFIG_BYTES, MAX_DEPTH, json_depth
+    from monai_ext.bundle.untrusted.parse import MAX_CONFIG_BYTES, MAX_DEPTH, json_depth
 
     if not path.is_file():
         raise BundleFileError("missing: every bundle needs configs/metadata.json", path)

@@ -21,17 +21,17 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle.background import load_background
 from monai_ext.bundle.errors import BundleInputError
-from monai_ext.bundle.inputs import InputSource, load_input
+from monai_ext.bundle.inputs.background import load_background
+from monai_ext.bundle.inputs.source import InputSource, load_input
 from monai_ext.bundle.result import RunResult
 from monai_ext.bundle.runner import BundleRunner, Progress, runner_from_request
 from monai_ext.io.atomic import atomic_write_text
 from monai_ext.io.dicom_seg import load_dicom_seg
 from monai_ext.io.errors import DicomError
 from monai_ext.io.label_names import read_label_names
-from monai_ext.transforms.centred_cube import CentredCubed
-from monai_ext.transforms.select_label import LabelSelectionError, SelectLabel, label_values, resolve_label
+from monai_ext.transforms.masks.select_label import LabelSelectionError, SelectLabel, label_values, resolve_label
+from monai_ext.transforms.spatial.centred_cube import CentredCubed
 
 __all__ = [
     "LabelChoice",
@@ -248,7 +248,7 @@ def write_label_results(
     Returns:
         The single result's summary, or the index ``{"labels": [{"value", "name", "output_dir", ...summary}]}``.
     """
-    from monai_ext.bundle.outputs import write_outputs
+    from monai_ext.bundle.outputs.write import write_outputs
 
     out = Path(out_dir)
     entries = []

@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle.channels import check_channels, load_channels
 from monai_ext.bundle.config_values import (
     check_layer,
     check_layer_name,
@@ -32,7 +31,8 @@ from monai_ext.bundle.config_values import (
 )
 from monai_ext.bundle.errors import BundleConfigError, BundleFileError, BundleInputError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS, SHARED_FORWARD_METHODS, OutputRecorder, compute_heatmap
-from monai_ext.bundle.inputs import InputSource
+from monai_ext.bundle.inputs.channels import check_channels, load_channels
+from monai_ext.bundle.inputs.source import InputSource
 from monai_ext.bundle.loader import Bundle, load_companion
 from monai_ext.bundle.result import RunResult
 from monai_ext.bundle.segmentation import Segmentation, label_statistics, region_grad_cam
@@ -43,8 +43,8 @@ from monai_ext.bundle.zoo.errors import root_message
 from monai_ext.bundle.zoo.inferer import build_inferer, inner_inferer, stitch_device
 from monai_ext.engines.device import default_device
 from monai_ext.engines.gan.sampling import sample_latents
-from monai_ext.explain.feature_maps import feature_maps
-from monai_ext.explain.gradcam import grad_cam
+from monai_ext.explain.attribution.feature_maps import feature_maps
+from monai_ext.explain.attribution.gradcam import grad_cam
 
 __all__ = ["BundleRunner", "Progress", "run_bundle", "runner_from_request"]
 
@@ -160,11 +160,12 @@ class BundleRunner:
         feature_layer: str | None = None,
         progress: Progress = _quiet,
     ) -> RunResult:
-        """Run on one volume; see :func:`~monai_ext.bundle.inputs.load_input` for ``source``.
+        """Run on one volume; see :func:`~monai_ext.bundle.inputs.source.load_input` for ``source``.
 
         Args:
             source: the input volume, or a list of volumes: the channels in the order of the metadata's
-                ``channel_def``, resampled onto the first one's grid (:func:`~monai_ext.bundle.channels.load_channels`).
+                ``channel_def``, resampled onto the first one's grid
+                (:func:`~monai_ext.bundle.inputs.channels.load_channels`).
             target_class: the class the heatmap explains (default: the predicted one).
             feature_layer: also return that layer's activations as the map ``features``, ``(C, I, J, K)``
                 on the input's grid, each channel scaled to [0, 1] (see :func:`~monai_ext.explain.feature_maps`).
@@ -505,7 +506,7 @@ def runner_from_request(request: Mapping[str, Any]) -> BundleRunner:
 
 
 def _run_request(runner: BundleRunner, request: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    from monai_ext.bundle.outputs import write_outputs
+    from monai_ext.bundle.outputs.write import write_outputs
 
     if runner.generative:
         result = runner.generate(seed=int(request.get("seed", 0)), progress=progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monai_ext.bundle.exporter import export_bundle
+from monai_ext.bundle.export.folder import export_bundle
 
 __all__ = ["register"]
 

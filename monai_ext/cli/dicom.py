@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from monai_ext.io.dicom.load import load_dicom_series
-from monai_ext.io.dicom.plan import plan_volume
+from monai_ext.io.dicom.planning.plan import plan_volume
+from monai_ext.io.dicom.planning.stack import split_stacks
 from monai_ext.io.dicom.scan import ScannedSeries, scan
-from monai_ext.io.dicom.stack import split_stacks
 from monai_ext.io.diffusion import bval_bvec_paths
 from monai_ext.io.errors import DicomError
 

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.channels import channel_names, order_channels
 from monai_ext.bundle.errors import BundleError, BundleInputError
-from monai_ext.bundle.exporter import BundleExportError
+from monai_ext.bundle.export.folder import BundleExportError
 from monai_ext.bundle.heatmap import HEATMAP_METHODS
-from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.inputs.channels import channel_names, order_channels
+from monai_ext.bundle.outputs.write import write_outputs
 from monai_ext.bundle.per_label import (
     is_dicom_seg,
     label_choices,

@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # consulted when it was imported by the command that ran (so the check never imports torch).
 USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("monai_ext.bundle.errors", "BundleError"),
-    ("monai_ext.bundle.exporter", "BundleExportError"),
+    ("monai_ext.bundle.export.folder", "BundleExportError"),
     ("monai_ext.pacs.errors", "PacsError"),
 )
 

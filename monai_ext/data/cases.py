@@ -21,8 +21,8 @@ from monai.transforms import Compose, EnsureChannelFirst, LoadImage, Orientation
 from monai_ext.data.datalist import load_datalist
 from monai_ext.data.npz import DatasetError, load_npz_split
 from monai_ext.io.monai_reader import DicomSeriesReader
-from monai_ext.transforms.mask_distance import mask_distance
-from monai_ext.transforms.resize import ResizeToShape
+from monai_ext.transforms.masks.mask_distance import mask_distance
+from monai_ext.transforms.spatial.resize import ResizeToShape
 
 __all__ = ["UNKNOWN_LABEL", "case_dataset", "load_cases", "preprocess_array"]
 

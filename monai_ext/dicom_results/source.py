@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from monai_ext.dicom_results.errors import DicomResultError, GridMismatchError
 from monai_ext.io.dicom.load import select_series
-from monai_ext.io.dicom.plan import plan_volume
+from monai_ext.io.dicom.planning.plan import plan_volume
 from monai_ext.io.dicom.scan import scan
 
 __all__ = ["SourceSeries", "read_source_series"]

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from monai_ext.explain.deletion import deletion_auc, deletion_curve
-from monai_ext.explain.display_range import display_range
-from monai_ext.explain.feature_maps import feature_maps, save_feature_montage
-from monai_ext.explain.gradcam import grad_cam, grad_cam_pp
-from monai_ext.explain.layers import default_target_layer
-from monai_ext.explain.montage import save_overlay_montage
-from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
-from monai_ext.explain.outline_montage import OutlineStyle, save_outline_montage
-from monai_ext.explain.residual import (
+from monai_ext.explain.anomaly.residual import (
     RECONSTRUCTION_SCORES,
     anomaly_score,
     reconstruction_score,
@@ -19,8 +11,16 @@ from monai_ext.explain.residual import (
     residual_scale,
     signed_residual_score,
 )
-from monai_ext.explain.saliency import smooth_grad, vanilla_gradient
-from monai_ext.explain.upsample import upsample_map
+from monai_ext.explain.attribution.feature_maps import feature_maps, save_feature_montage
+from monai_ext.explain.attribution.gradcam import grad_cam, grad_cam_pp
+from monai_ext.explain.attribution.layers import default_target_layer
+from monai_ext.explain.attribution.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
+from monai_ext.explain.attribution.saliency import smooth_grad, vanilla_gradient
+from monai_ext.explain.attribution.upsample import upsample_map
+from monai_ext.explain.display.display_range import display_range
+from monai_ext.explain.display.montage import save_overlay_montage
+from monai_ext.explain.display.outline_montage import OutlineStyle, save_outline_montage
+from monai_ext.explain.map_quality.deletion import deletion_auc, deletion_curve
 
 __all__ = [
     "RECONSTRUCTION_SCORES",

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from monai_ext.transforms.anomaly_outputs import AnomalyOutputs, AnomalyOutputsd
-from monai_ext.transforms.augment import (
+from monai_ext.transforms.augment.batch_augment import RandBatchAugment
+from monai_ext.transforms.augment.image_data_generator import (
     AugmentParams,
     KerasAugment,
     KerasAugmentd,
     RandKerasAugment,
     RandKerasAugmentd,
 )
-from monai_ext.transforms.batch_augment import RandBatchAugment
-from monai_ext.transforms.centred_cube import CentredCube, CentredCubed, centre_of_mass
-from monai_ext.transforms.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
-from monai_ext.transforms.geometry import NormalizeGeometry, NormalizeGeometryd
-from monai_ext.transforms.mask_batch_augment import MaskBatchAugment
-from monai_ext.transforms.mask_distance import MaskDistance, MaskDistanced, mask_distance
-from monai_ext.transforms.mask_pair_augment import MaskPairAugment
-from monai_ext.transforms.percentile_scale import PercentileScale, PercentileScaled
-from monai_ext.transforms.resize import ResizeToShape, ResizeToShaped
-from monai_ext.transforms.scanner_resample import RandScannerResample
-from monai_ext.transforms.select_label import LabelSelectionError, SelectLabel, SelectLabeld
+from monai_ext.transforms.augment.mask_batch_augment import MaskBatchAugment
+from monai_ext.transforms.augment.mask_pair_augment import MaskPairAugment
+from monai_ext.transforms.augment.scanner_resample import RandScannerResample
+from monai_ext.transforms.intensity.ct_window import CT_WINDOW_PRESETS, CTWindow, CTWindowd, Window
+from monai_ext.transforms.intensity.percentile_scale import PercentileScale, PercentileScaled
+from monai_ext.transforms.masks.mask_distance import MaskDistance, MaskDistanced, mask_distance
+from monai_ext.transforms.masks.select_label import LabelSelectionError, SelectLabel, SelectLabeld
+from monai_ext.transforms.spatial.centred_cube import CentredCube, CentredCubed, centre_of_mass
+from monai_ext.transforms.spatial.geometry import NormalizeGeometry, NormalizeGeometryd
+from monai_ext.transforms.spatial.resize import ResizeToShape, ResizeToShaped
 
 __all__ = [
     "CT_WINDOW_PRESETS",

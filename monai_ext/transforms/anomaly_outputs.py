@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from monai.transforms import MapTransform, Transform
 
-from monai_ext.explain.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual_map
-from monai_ext.explain.thickness_score import thickness_anomaly_score
+from monai_ext.explain.anomaly.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual_map
+from monai_ext.explain.anomaly.thickness_score import thickness_anomaly_score
 
 __all__ = ["ANOMALY_SCORES", "AnomalyOutputs", "AnomalyOutputsd"]
 
@@ -28,7 +28,7 @@ class AnomalyOutputs(Transform):
         scale: residual value mapped to 1 in the map (see :func:`~monai_ext.explain.residual_scale`).
         score: ``"signed"`` (mean of ``image - reconstruction``), ``"mean"`` (mean absolute residual) or
             ``"top"`` (mean of the top ``top_fraction`` voxels of the smoothed residual), as the bundle's evaluation,
-            or ``"thickness"`` (:func:`~monai_ext.explain.thickness_score.thickness_anomaly_score`: z-scores of
+            or ``"thickness"`` (:func:`~monai_ext.explain.anomaly.thickness_score.thickness_anomaly_score`: z-scores of
             the thickness excess over the reconstruction and of the mean thickness against normal glands).
         top_fraction: for ``score="top"``.
         normal_mean, normal_std: for ``score="thickness"``: the two features' mean and standard deviation over

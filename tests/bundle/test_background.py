@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from monai.data import MetaTensor
 
 from monai_ext.bundle import BundleInputError, run_bundle
-from monai_ext.bundle.background import background_on_grid, load_background
+from monai_ext.bundle.inputs.background import background_on_grid, load_background
 from monai_ext.bundle.per_label import load_label_map
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
 from tests.bundle.conftest import CLASSIFIER, ellipsoid_mask

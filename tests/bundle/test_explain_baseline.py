@@ -12,7 +12,7 @@ import pytest
 from monai_ext.bundle import BundleError, BundleRunner
 from monai_ext.bundle.errors import BundleConfigError
 from monai_ext.data.npz import load_npz_split
-from monai_ext.explain.localisation import mass_near_mask
+from monai_ext.explain.map_quality.localisation import mass_near_mask
 from tests.bundle.conftest import CLASSIFIER, ellipsoid_mask, with_value
 from tests.conftest import require_data
 

@@ -12,9 +12,9 @@ import pytest
 
 from monai_ext.bundle import BundleError, BundleRunner
 from monai_ext.bundle.errors import BundleConfigError
-from monai_ext.bundle.outputs import write_outputs
+from monai_ext.bundle.outputs.write import write_outputs
 from monai_ext.data.npz import load_npz_split
-from monai_ext.explain.localisation import mass_near_mask
+from monai_ext.explain.map_quality.localisation import mass_near_mask
 from tests.bundle.conftest import CLASSIFIER, with_value
 from tests.conftest import require_data
 

@@ -15,7 +15,7 @@ from monai_ext.bundle import BundleError, BundleInputError, BundleRunner, run_bu
 from monai_ext.bundle.per_label import label_choices, run_labels
 from monai_ext.data.npz import load_npz_split
 from monai_ext.data.scanner_grid import PlacedMask, embed_masks, scanner_affine
-from monai_ext.explain.localisation import mass_near_mask
+from monai_ext.explain.map_quality.localisation import mass_near_mask
 from tests.bundle.conftest import CLASSIFIER, ellipsoid_mask
 from tests.conftest import require_data
 

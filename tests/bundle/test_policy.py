@@ -10,7 +10,7 @@ import torch
 
 from monai_ext.bundle.policy import ArgRule, load_policy
 from monai_ext.bundle.policy.kinds import check_value
-from monai_ext.bundle.safe_expr import UnsafeExpressionError
+from monai_ext.bundle.untrusted.safe_expr import UnsafeExpressionError
 
 POLICY = load_policy()
 

@@ -12,8 +12,8 @@ from monai.transforms import Compose
 from torch import nn
 
 from monai_ext.bundle import UntrustedCodeError
-from monai_ext.bundle.safe_config import BundleConfig
-from monai_ext.bundle.untrusted_parse import read_untrusted_config
+from monai_ext.bundle.untrusted.parse import read_untrusted_config
+from monai_ext.bundle.untrusted.safe_config import BundleConfig
 from tests.conftest import REPO
 
 ZOO = REPO.parent / "shared" / "zoo"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_ext.bundle.safe_expr import (
+from monai_ext.bundle.untrusted.safe_expr import (
     ExpressionContext,
     ExpressionLimitError,
     ExpressionValueError,

@@ -15,8 +15,8 @@ from monai_ext.bundle import (
     WeightsError,
     load_bundle,
 )
-from monai_ext.bundle.safe_config import check_target
-from monai_ext.bundle.safe_expr import UnsafeExpressionError
+from monai_ext.bundle.untrusted.safe_config import check_target
+from monai_ext.bundle.untrusted.safe_expr import UnsafeExpressionError
 from tests.bundle.conftest import edit_config
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from monai_ext.bundle.archive import extract_bundle
-from monai_ext.bundle.contained import check_links
 from monai_ext.bundle.errors import BundleFileError, BundleLimitError
-from monai_ext.bundle.metadata_checks import check_metadata
 from monai_ext.bundle.policy import load_policy
-from monai_ext.bundle.untrusted_parse import json_depth, read_untrusted_config
-from monai_ext.bundle.weights_size import check_weights_size, state_dict_bytes
+from monai_ext.bundle.untrusted.archive import extract_bundle
+from monai_ext.bundle.untrusted.contained import check_links
+from monai_ext.bundle.untrusted.metadata_checks import check_metadata
+from monai_ext.bundle.untrusted.parse import json_depth, read_untrusted_config
+from monai_ext.bundle.untrusted.weights_size import check_weights_size, state_dict_bytes
 
 
 def _config(root: Path, text: str, name: str = "inference.json") -> Path:

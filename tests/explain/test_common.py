@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from monai_ext import explain
-from monai_ext.explain import _common, gradcam, layers, upsample
-from monai_ext.explain._common import as_input, evaluating, unit_max, unit_max_
+from monai_ext.explain.attribution import _common, gradcam, layers, upsample
+from monai_ext.explain.attribution._common import as_input, evaluating, unit_max, unit_max_
 
 
 class CountingTrain(nn.Sequential):

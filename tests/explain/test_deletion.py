@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from monai_ext.explain.deletion import deletion_auc, deletion_curve
+from monai_ext.explain.map_quality.deletion import deletion_auc, deletion_curve
 
 REGION = (slice(2, 10), slice(4, 12), slice(6, 10))  # 256 of 4096 voxels
 

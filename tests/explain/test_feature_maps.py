@@ -10,7 +10,7 @@ import torch
 from matplotlib.image import imread
 from torch import nn
 
-from monai_ext.explain.feature_maps import feature_maps, save_feature_montage
+from monai_ext.explain.attribution.feature_maps import feature_maps, save_feature_montage
 
 
 def _net() -> nn.Sequential:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from monai_ext.bundle.heatmap import OutputRecorder
-from monai_ext.explain.gradcam import MIN_EVIDENCE, grad_cam, grad_cam_pp, layer_output
+from monai_ext.explain.attribution.gradcam import MIN_EVIDENCE, grad_cam, grad_cam_pp, layer_output
 
 METHODS = [grad_cam, grad_cam_pp]
 

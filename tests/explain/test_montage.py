@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from monai_ext.explain.montage import save_overlay_montage
+from monai_ext.explain.display.montage import save_overlay_montage
 
 SHAPE = (16, 12, 8)  # (I, J, K): every plane has its own aspect ratio
 

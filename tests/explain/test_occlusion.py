@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from monai_ext.explain.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
+from monai_ext.explain.attribution.occlusion import OcclusionPlan, occlusion_sensitivity, plan_occlusion
 
 REGION = (slice(4, 8), slice(8, 12), slice(2, 6))  # the only voxels the score depends on (16^3 inputs)
 

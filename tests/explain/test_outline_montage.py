@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from monai_ext.explain.display_range import display_range, looks_like_ct
-from monai_ext.explain.montage import save_overlay_montage
-from monai_ext.explain.outline_montage import OutlineStyle, focus_voxel, save_outline_montage
+from monai_ext.explain.display.display_range import display_range, looks_like_ct
+from monai_ext.explain.display.montage import save_overlay_montage
+from monai_ext.explain.display.outline_montage import OutlineStyle, focus_voxel, save_outline_montage
 from tests.explain.test_montage import _panels
 
 SHAPE = (48, 40, 24)  # (I, J, K), RAS voxel order, 1 mm

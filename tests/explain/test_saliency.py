@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from monai_ext.explain.saliency import smooth_grad, vanilla_gradient
+from monai_ext.explain.attribution.saliency import smooth_grad, vanilla_gradient
 
 
 def _linear(channels: int = 1) -> nn.Sequential:

@@ -27,8 +27,8 @@ from monai_ext.io import (
     save_nifti,
     scan,
 )
-from monai_ext.io.dicom.csa import CsaError, parse_csa
-from monai_ext.io.dicom.geometry import LPS_TO_RAS
+from monai_ext.io.dicom.headers.csa import CsaError, parse_csa
+from monai_ext.io.dicom.planning.geometry import LPS_TO_RAS
 from tests.conftest import require_data
 from tests.io.dcm2niix_reference import compare_with_dcm2niix, world_directions
 from tests.io.synthetic_mr import _file, csa_header, mr_image, write_4d, write_mosaic
@@ -405,7 +405,7 @@ def _getter(values):
 
 
 def test_vendor_diffusion_frames_come_out_in_patient_axes():
-    from monai_ext.io.dicom.diffusion_tags import read_diffusion
+    from monai_ext.io.dicom.headers.diffusion_tags import read_diffusion
 
     oblique = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # rows along P, columns along -S (a sagittal slice), normal -L
     ge = {"GEBValue": ["1000001000", "8"], "GEDiffusionFreq": "0.6", "GEDiffusionPhase": "0", "GEDiffusionSlice": "0"}

@@ -21,7 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from monai_ext.io import load_dicom_series, write_dicom_series
-from monai_ext.io.dicom.geometry import SHEAR_PIXEL_FRACTION, analyse_positions, slice_normal
+from monai_ext.io.dicom.planning.geometry import SHEAR_PIXEL_FRACTION, analyse_positions, slice_normal
 
 PROPERTY = settings(max_examples=25, deadline=None)
 AFFINE_ATOL = 1e-4

@@ -68,7 +68,7 @@ def test_damaged_header_gives_volume_or_typed_error(phantom_slices, victim, posi
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=600))
 def test_csa_parser_returns_elements_or_a_typed_error(data):
-    from monai_ext.io.dicom.csa import CsaError, parse_csa
+    from monai_ext.io.dicom.headers.csa import CsaError, parse_csa
 
     try:
         parsed = parse_csa(b"SV10\x04\x03\x02\x01" + data if data[:1] == b"\x01" else data)

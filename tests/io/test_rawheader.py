@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_files
 
-from monai_ext.io.dicom.header import header_from_dataset, header_from_fields
-from monai_ext.io.dicom.rawheader import parse_raw_header
+from monai_ext.io.dicom.headers.header import header_from_dataset, header_from_fields
+from monai_ext.io.dicom.headers.rawheader import parse_raw_header
 from monai_ext.io.dicom.scan import _read_dataset, read_raw_header
 from tests.conftest import SHARED_DATA
 

@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 
 from monai_ext.io import MissingSliceError, load_dicom_series, plan_volume, scan
-from monai_ext.io.dicom.geometry import LPS_TO_RAS
 from monai_ext.io.dicom.pixels import read_pixels
+from monai_ext.io.dicom.planning.geometry import LPS_TO_RAS
 
 pytestmark = pytest.mark.realdata
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from monai_ext.transforms import RandBatchAugment
-from monai_ext.transforms.batch_augment import rotation_matrices
+from monai_ext.transforms.augment.batch_augment import rotation_matrices
 
 
 def _volume(batch: int = 3, size: int = 8) -> torch.Tensor:

@@ -9,34 +9,24 @@ from types import ModuleType
 import pytest
 
 from monai_ext.networks import strides
-from monai_ext.transforms import (
-    augment,
-    centred_cube,
-    ct_window,
-    geometry,
-    mask_batch_augment,
-    percentile_scale,
-    resize,
-    scanner_resample,
-    select_label,
+
+DOCUMENTED_MODULES = (
+    "monai_ext.transforms.augment.image_data_generator",
+    "monai_ext.transforms.augment.mask_batch_augment",
+    "monai_ext.transforms.augment.scanner_resample",
+    "monai_ext.transforms.intensity.ct_window",
+    "monai_ext.transforms.intensity.percentile_scale",
+    "monai_ext.transforms.masks.mask_distance",
+    "monai_ext.transforms.masks.select_label",
+    "monai_ext.transforms.spatial.centred_cube",
+    "monai_ext.transforms.spatial.geometry",
+    "monai_ext.transforms.spatial.resize",
 )
 
 
 @pytest.mark.parametrize(
     "module",
-    [
-        augment,
-        centred_cube,
-        ct_window,
-        geometry,
-        mask_batch_augment,
-        importlib.import_module("monai_ext.transforms.mask_distance"),  # the package exports a same-named function
-        percentile_scale,
-        resize,
-        scanner_resample,
-        select_label,
-        strides,
-    ],
+    [*(importlib.import_module(name) for name in DOCUMENTED_MODULES), strides],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: ModuleType) -> None:

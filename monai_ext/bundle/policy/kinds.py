@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from monai_ext.bundle.safe_expr import UnsafeExpressionError
+from monai_ext.bundle.untrusted.safe_expr import UnsafeExpressionError
 
 if TYPE_CHECKING:
     from monai_ext.bundle.policy.allowlist import ArgRule, Policy

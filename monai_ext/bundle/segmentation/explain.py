@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_ext.explain._common import as_input, evaluating
-from monai_ext.explain.gradcam import grad_cam
+from monai_ext.explain.attribution._common import as_input, evaluating
+from monai_ext.explain.attribution.gradcam import grad_cam
 
 __all__ = ["region_grad_cam", "region_target_layer", "region_window"]
 

@@ -22,7 +22,7 @@ from monai.inferers import Inferer
 
 from monai_ext.bundle.errors import BundleConfigError, BundleError, BundleFileError, UntrustedCodeError
 from monai_ext.bundle.loader import CONFIG_NAMES, NETWORK_KEYS, Bundle, load_bundle
-from monai_ext.bundle.safe_config import BundleConfig
+from monai_ext.bundle.untrusted.safe_config import BundleConfig
 from monai_ext.bundle.zoo.errors import UnsupportedBundleError, root_message
 from monai_ext.bundle.zoo.inferer import build_inferer
 from monai_ext.bundle.zoo.plan import ZooPlan, plan_config
@@ -238,7 +238,7 @@ def _config_path(root: Path) -> Path:
 
 def _raw(path: Path, *, root: Path, trusted: bool) -> dict[str, Any]:
     """The config as read, nothing evaluated (untrusted: the bounded reader, no YAML aliases, depth capped)."""
-    from monai_ext.bundle.untrusted_parse import read_untrusted_config
+    from monai_ext.bundle.untrusted.parse import read_untrusted_config
 
     try:
         raw = ConfigParser.load_config_file(path) if trusted else read_untrusted_config(path, root=root)

@@ -17,8 +17,8 @@ from monai.inferers import Inferer, SimpleInferer, SlidingWindowInferer
 
 from monai_ext.bundle.errors import UntrustedCodeError
 from monai_ext.bundle.policy.kinds import check_product, check_value
-from monai_ext.bundle.safe_config import BundleConfig, reviewed_class
-from monai_ext.bundle.safe_expr import UnsafeExpressionError
+from monai_ext.bundle.untrusted.safe_config import BundleConfig, reviewed_class
+from monai_ext.bundle.untrusted.safe_expr import UnsafeExpressionError
 from monai_ext.bundle.zoo.errors import UnsupportedBundleError
 from monai_ext.bundle.zoo.plan import short_name
 from monai_ext.inferers import FlipAveragingInferer

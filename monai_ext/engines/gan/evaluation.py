@@ -33,7 +33,7 @@ class _WithDistanceChannel(nn.Module):
         self.max_distance = int(max_distance)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from monai_ext.transforms.mask_distance import mask_distance
+        from monai_ext.transforms.masks.mask_distance import mask_distance
 
         return self.backbone(torch.cat([x, mask_distance(x, max_distance=self.max_distance)], dim=1))
 
@@ -49,7 +49,7 @@ def classifier_backbone(
 
     The network takes 1-channel volumes. When the checkpoint's first convolution expects two channels (the
     classifier bundle's mask + inner distance map input), the distance map
-    (:func:`~monai_ext.transforms.mask_distance.mask_distance` of ``x > 0.5``) is appended inside the network.
+    (:func:`~monai_ext.transforms.masks.mask_distance.mask_distance` of ``x > 0.5``) is appended inside the network.
 
     Args:
         checkpoint: the classifier bundle's ``models/model.pt`` (state dict); ``None`` or a missing file

@@ -36,7 +36,7 @@ def realism_map(
         ``(D, H, W)`` float32 map in [0, 1].
     """
     from monai_ext.data.cases import preprocess_array
-    from monai_ext.explain.gradcam import grad_cam
+    from monai_ext.explain.attribution.gradcam import grad_cam
 
     volume = torch.as_tensor(image, dtype=torch.float32)
     volume = volume[None] if volume.ndim == 3 else volume

@@ -16,7 +16,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_ext.engines.batch_ids import batch_case_ids
-from monai_ext.explain.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual, residual_scale
+from monai_ext.explain.anomaly.residual import RECONSTRUCTION_SCORES, reconstruction_score, residual, residual_scale
 from monai_ext.io.atomic import atomic_path, atomic_write_text
 from monai_ext.metrics.anomaly import anomaly_metrics
 

@@ -30,7 +30,7 @@ from monai_ext.io.monai_reader import DicomSeriesReader
 from monai_ext.io.nifti import save_nifti
 from monai_ext.io.volume import Volume
 from monai_ext.transforms.anomaly_outputs import AnomalyOutputs
-from monai_ext.transforms.resize import ResizeToShape
+from monai_ext.transforms.spatial.resize import ResizeToShape
 
 __all__ = ["AnomalyMapWriter", "inference_cases", "to_input_grid"]
 

@@ -19,8 +19,8 @@ import torch
 from ignite.engine import Engine, Events
 from torch import nn
 
-from monai_ext.explain.deletion import deletion_auc
-from monai_ext.explain.gradcam import grad_cam
+from monai_ext.explain.attribution.gradcam import grad_cam
+from monai_ext.explain.map_quality.deletion import deletion_auc
 from monai_ext.io.atomic import atomic_write_text
 
 __all__ = ["ExplanationReport"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monai_ext.io.dicom.load import load_dicom_series, load_plan, select_series
-from monai_ext.io.dicom.plan import VolumePlan, plan_volume
+from monai_ext.io.dicom.planning.plan import VolumePlan, plan_volume
 from monai_ext.io.dicom.scan import ScannedSeries, ScanResult, SkippedFile, scan
 
 __all__ = [

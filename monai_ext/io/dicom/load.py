@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.io.dicom.header import SliceHeader
+from monai_ext.io.dicom.headers.header import SliceHeader
 from monai_ext.io.dicom.pixels import output_dtype, read_pixels
-from monai_ext.io.dicom.plan import VolumePlan, plan_volume
-from monai_ext.io.dicom.resample import resample_along_normal, unshear
+from monai_ext.io.dicom.planning.plan import VolumePlan, plan_volume
+from monai_ext.io.dicom.planning.resample import resample_along_normal, unshear
 from monai_ext.io.dicom.scan import ScannedSeries, ScanResult, scan
 from monai_ext.io.errors import CorruptDicomError, MultipleSeriesError, NoSeriesError, UnsupportedImageError
 from monai_ext.io.volume import Volume
@@ -124,7 +124,7 @@ def load_plan(series: ScannedSeries, plan: VolumePlan) -> Volume:
 
     Args:
         series: the scanned series the plan was made from.
-        plan: from :func:`~monai_ext.io.dicom.plan.plan_volume`.
+        plan: from :func:`~monai_ext.io.dicom.planning.plan.plan_volume`.
 
     Returns:
         The :class:`Volume`, array shape ``(I, J, K)`` or ``(I, J, K, T)``.

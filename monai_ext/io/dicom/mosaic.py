@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
-from monai_ext.io.dicom.csa import CsaError, csa_float, csa_floats, csa_int, parse_csa
-from monai_ext.io.dicom.header import MosaicTile, SliceHeader
+from monai_ext.io.dicom.headers.csa import CsaError, csa_float, csa_floats, csa_int, parse_csa
+from monai_ext.io.dicom.headers.header import MosaicTile, SliceHeader
 from monai_ext.io.errors import UnsupportedImageError
 
 __all__ = ["expand_mosaic", "is_mosaic", "tile_view"]

@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 from pydicom.uid import UID
 
-from monai_ext.io.dicom.header import SliceHeader
+from monai_ext.io.dicom.headers.header import SliceHeader
 from monai_ext.io.dicom.mosaic import tile_view
 from monai_ext.io.errors import CorruptDicomError, InconsistentSeriesError, MissingDecoderError
 

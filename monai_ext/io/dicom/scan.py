@@ -22,10 +22,10 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
-from monai_ext.io.dicom.diffusion_tags import DIFFUSION_KEYWORDS
-from monai_ext.io.dicom.fastget import fast_get as get
-from monai_ext.io.dicom.fastget import tag_and_vr
-from monai_ext.io.dicom.header import (
+from monai_ext.io.dicom.headers.diffusion_tags import DIFFUSION_KEYWORDS
+from monai_ext.io.dicom.headers.fastget import fast_get as get
+from monai_ext.io.dicom.headers.fastget import tag_and_vr
+from monai_ext.io.dicom.headers.header import (
     HEADER_KEYWORDS,
     PIXEL_DATA_TAG,
     SeriesIdentity,
@@ -34,9 +34,9 @@ from monai_ext.io.dicom.header import (
     header_from_fields,
     series_identity,
 )
+from monai_ext.io.dicom.headers.multiframe import expand_frames, is_multiframe
+from monai_ext.io.dicom.headers.rawheader import RawHeader, media_sop_class, parse_raw_header
 from monai_ext.io.dicom.mosaic import expand_mosaic, is_mosaic
-from monai_ext.io.dicom.multiframe import expand_frames, is_multiframe
-from monai_ext.io.dicom.rawheader import RawHeader, media_sop_class, parse_raw_header
 from monai_ext.io.errors import CorruptDicomError, DicomError, NotAnImageError, UnsupportedImageError
 
 __all__ = [
@@ -264,7 +264,7 @@ def _refuse_non_image(sop: str, modality: str, has_pixels: bool, has_rows: bool,
 def read_headers(path: Path) -> list[SliceHeader]:
     """Read one file's image headers (one per frame).
 
-    The fast reader of :mod:`~monai_ext.io.dicom.rawheader` handles ordinary single-frame files; pydicom
+    The fast reader of :mod:`~monai_ext.io.dicom.headers.rawheader` handles ordinary single-frame files; pydicom
     handles everything else (multi-frame, big-endian, files without a preamble, unusual structure).
 
     Raises:

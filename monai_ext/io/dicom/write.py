@@ -16,7 +16,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from monai_ext.io.atomic import atomic_path
-from monai_ext.io.dicom.geometry import LPS_TO_RAS
+from monai_ext.io.dicom.planning.geometry import LPS_TO_RAS
 
 __all__ = ["write_dicom_series", "write_enhanced_dicom"]
 

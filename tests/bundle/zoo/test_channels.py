@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from monai_ext.bundle import BundleInputError
-from monai_ext.bundle.channels import check_channels, load_channels, order_channels
+from monai_ext.bundle.inputs.channels import check_channels, load_channels, order_channels
 
 SPEC = {"num_channels": 3, "channel_def": {"0": "T1c", "1": "T2", "2": "FLAIR"}}
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from monai_ext.bundle import BundleError, BundleRunner, UntrustedCodeError
-from monai_ext.bundle.outputs import write_outputs
-from monai_ext.bundle.safe_expr import UnsafeExpressionError, check_expression
+from monai_ext.bundle.outputs.write import write_outputs
+from monai_ext.bundle.untrusted.safe_expr import UnsafeExpressionError, check_expression
 from monai_ext.bundle.zoo import BundleCodeNeedsTrustError, UnsupportedBundleError
 from tests.bundle.zoo.conftest import zoo_copy
 from tests.conftest import require_data

@@ -1,0 +1,1 @@
+"""Transforms of the voxel grid: RAS orientation and spacing, a fixed shape, and the dataset's centred cube."""
