@@ -44,6 +44,23 @@ def test_the_trainers_iteration_runs_its_convolutions_in_bfloat16_and_keeps_floa
     assert net[1].running_mean.dtype == torch.float32 and net[1].running_mean.abs().sum() > 0
 
 
+def test_the_batch_preparation_stays_float32_inside_the_autocast_iteration() -> None:
+    blur = nn.Conv3d(1, 1, 3, padding=1, bias=False)  # a convolution: autocast would run it in bfloat16
+    prepared: list[torch.dtype] = []
+
+    def prepare(batch: dict[str, torch.Tensor], *args: object, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            image = blur(batch["image"])  # a batch augmentation on the device, as AugmentedBatch runs one
+        prepared.append(image.dtype)
+        return image, batch["label"]
+
+    trainer, _, seen = _trainer(Float32Loss(loss=_dice_ce()), CpuAutocastIteration())
+    trainer.prepare_batch = prepare
+    trainer.run()
+    assert prepared == [torch.float32] and seen == [torch.bfloat16]
+    assert trainer.prepare_batch is prepare  # restored after the iteration
+
+
 def test_without_it_the_trainer_stays_in_float32() -> None:
     trainer, _, seen = _trainer(Float32Loss(loss=_dice_ce()), cpu_autocast_iteration(enabled=False))
     trainer.run()

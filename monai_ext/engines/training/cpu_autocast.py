@@ -38,7 +38,9 @@ class CpuAutocastIteration:
 
     Forward, loss, backward and the optimiser step are MONAI's ``SupervisedTrainer._iteration``; only the
     precision of the autocast operations changes. Pair it with :class:`Float32Loss` so the loss (softmax, Dice
-    sums over a batch of volumes) is computed in float32.
+    sums over a batch of volumes) is computed in float32. The engine's ``prepare_batch`` (which may augment the
+    batch on the device, e.g. :class:`~monai_ext.engines.AugmentedBatch`) runs with autocast off, as it does
+    outside CUDA's AMP: the network's input is computed in float32 as at inference.
 
     Args:
         dtype: the autocast dtype; ``torch.bfloat16`` (float16 on a CPU would need a gradient scaler).
@@ -54,8 +56,23 @@ class CpuAutocastIteration:
 
     def __call__(self, engine: Any, batchdata: Any) -> Any:
         """One training iteration of ``engine`` (a ``SupervisedTrainer``) on ``batchdata`` under autocast."""
-        with torch.autocast("cpu", dtype=self.dtype):
-            return engine._iteration(engine, batchdata)
+        prepare_batch = engine.prepare_batch
+        engine.prepare_batch = _without_autocast(prepare_batch)
+        try:
+            with torch.autocast("cpu", dtype=self.dtype):
+                return engine._iteration(engine, batchdata)
+        finally:
+            engine.prepare_batch = prepare_batch
+
+
+def _without_autocast(prepare_batch: Callable[..., Any]) -> Callable[..., Any]:
+    """``prepare_batch`` called with CPU autocast off (the batch and any augmentation stay float32)."""
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast("cpu", enabled=False):
+            return prepare_batch(*args, **kwargs)
+
+    return prepare
 
 
 def cpu_autocast_iteration(*, enabled: bool) -> Callable[[Any, Any], Any] | None:
