@@ -30,7 +30,9 @@ PEAK_RSS_MB = 2500
 BASELINE = "shipped_classifier"
 REFUSED_RUNS, HARMLESS_RUNS, SLACK_SECONDS = 1.0, 1.5, 5.0
 KILL_SECONDS = 120
-BATCH_SECONDS_PER_CASE = 25  # the whole batch's stop (cases average ~2 s): it must end a hang before CI's limit
+# The whole batch's stop, there to end a hang before CI's limit. Refusals take a second or two, but a harmless
+# case runs the classifier and its occlusion fallback (about 20 s here), so this is not a per-case bound.
+BATCH_SECONDS_PER_CASE = 25
 
 
 def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
