@@ -1066,6 +1066,14 @@ def shipped_classifier(ctx: Context) -> Case:
 
 
 @case("harmless")
+def cli_shipped_classifier(ctx: Context) -> Case:
+    """The baseline of the ``cli`` cases: ``monai-ext infer`` runs the bundle in a fresh sandboxed process."""
+    argv = ["infer", str(ctx.input_path), "--bundle", str(ctx.bundle("cli_classifier")), "--out",
+            str(ctx.out("cli_shipped_classifier")), "--device", "cpu", "--no-montage"]  # fmt: skip
+    return harmless({"action": "cli", "argv": argv})
+
+
+@case("harmless")
 def zipped_classifier(ctx: Context) -> Case:
     bundle = ctx.bundle("zipped_source")
     archive = ctx.root / "classifier.zip"

@@ -24,14 +24,19 @@ from tests.bundle.redteam.cases import CASES, Context, build_all
 REPO = Path(__file__).resolve().parents[3]
 ADDRESS_SPACE = 6 << 30  # torch's libraries alone reserve ~2-3 GB of address space
 PEAK_RSS_MB = 2500
-# Time is bounded against the unmodified shipped classifier's run in the same batch (``BASELINE``), so the bound
-# holds on a slow CI machine as on a fast one: a refusal may cost at most one honest run, a harmless run at most
-# 1.5 honest runs (plus a few seconds of slack for the first imports). ``KILL_SECONDS`` is the child's hard stop.
-BASELINE = "shipped_classifier"
+# Time is bounded against an honest run of the unmodified shipped classifier through the same door, in the same
+# batch: ``run_bundle`` in the harness's process, or ``monai-ext infer``, which starts a fresh sandboxed process
+# (about 10 s of imports). The bound holds on a slow CI machine as on a fast one: a refusal may cost at most one
+# honest run, a harmless run at most 1.5 honest runs (plus a few seconds of slack for the first imports).
+# ``KILL_SECONDS`` is the child's hard stop.
+BASELINES = {"run": "shipped_classifier", "cli": "cli_shipped_classifier"}
+BASELINE = BASELINES["run"]  # the baseline of the cases that are not CLI runs
 REFUSED_RUNS, HARMLESS_RUNS, SLACK_SECONDS = 1.0, 1.5, 5.0
 KILL_SECONDS = 120
-# The whole batch's stop, there to end a hang before CI's limit. Refusals take a second or two, but a harmless
-# case runs the classifier and its occlusion fallback (about 20 s here), so this is not a per-case bound.
+# The whole batch's stop, there to end a hang before CI's limit; not a per-case bound. A refusal takes well under
+# a second, an honest run about one (``run_bundle``) or a dozen (the CLI's sandboxed process) seconds here, so the
+# allowance is several times the batch's ordinary length and stays above the sum of the per-case bounds on a
+# machine twice as slow.
 BATCH_SECONDS_PER_CASE = 25
 
 
@@ -62,6 +67,11 @@ def _run_batch(cases: list[dict[str, Any]], work: Path, tmpdir: Path, label: str
     return [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
 
 
+def _cli_out(case: dict[str, Any]) -> Path | None:
+    argv = case.get("argv", [])
+    return Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("redteam")
@@ -70,8 +80,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         folder.mkdir()
     (outside / "secret.json").write_text(json.dumps({"token": "s3cret"}))
     input_path = root / "input.nii.gz"
+    # a small oblique gland on which the classifier's Grad-CAM is not empty, so honest runs take about a second and
+    # not the occlusion fallback's twenty: the bounds below are relative to an honest run
     nib.save(
-        nib.Nifti1Image(ellipsoid_mask((24, 28, 20), (7.0, 9.0, 6.0)), oblique_affine((1.2, 0.9, 1.6))), input_path
+        nib.Nifti1Image(ellipsoid_mask((24, 28, 20), (4.0, 9.0, 6.0)), oblique_affine((1.2, 0.9, 1.6))), input_path
     )
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -112,16 +124,17 @@ def test_case_ends_typed_or_harmless(corpus: dict[str, Any], name: str) -> None:
     record = corpus["records"].get(name)
     assert record is not None, f"{name}: no result (the child process died before it: memory or time limit)"
     assert record["outcome"] != "crash", f"{name}: {record['type']} escaped:\n{record['message']}"
-    baseline = corpus["records"].get(BASELINE, {}).get("seconds")
-    assert baseline is not None, f"{name}: the baseline case {BASELINE} has no result"
+    reference = BASELINES.get(case["action"], BASELINE)
+    baseline = corpus["records"].get(reference, {}).get("seconds")
+    assert baseline is not None, f"{name}: the baseline case {reference} has no result"
     runs = HARMLESS_RUNS if case["expect"] == "ok" else REFUSED_RUNS
     bound = runs * baseline + SLACK_SECONDS
-    over = f"over {runs} x {BASELINE}'s {baseline} s + {SLACK_SECONDS:g} s"
+    over = f"over {runs} x {reference}'s {baseline} s + {SLACK_SECONDS:g} s"
     assert record["seconds"] < bound, f"{name}: {record['seconds']} s, {over}"
     assert record["peak_rss_mb"] < PEAK_RSS_MB, f"{name}: {record['peak_rss_mb']} MB"
     if case["expect"] == "ok":
         assert record["outcome"] == "ok", f"{name}: refused: {record.get('message')}"
-        out = Path(case["request"]["outputDir"]) if "request" in case else None
+        out = Path(case["request"]["outputDir"]) if "request" in case else _cli_out(case)
         assert out is None or (out / "result.json").is_file()
         for target in case.get("absent", []):
             assert not Path(target).exists(), f"{name}: {target} was written"
