@@ -10,7 +10,9 @@ from typing import Annotated
 import qt
 import slicer
 import vtk
-from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, workerSetup
+from MonaiBundleExplorerLib import core, locations, panel
+from MonaiBundleExplorerLib.scene import mrmlAdapter
+from MonaiBundleExplorerLib.workerProcess import workerSetup
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
@@ -278,7 +280,8 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
 
     def test_segmentInputAndSegmentationOutput(self):
         """A segment (by name) as the input of a mask bundle; segmentation outputs become named, coloured segments."""
-        from MonaiBundleExplorerLib import segmentations, testing
+        from MonaiBundleExplorerLib import testing
+        from MonaiBundleExplorerLib.scene import segmentations
 
         volume, _bundle = self.makeVolume()
         bundlePath = testing.writeTinyBundle(self.workDir / "mask_bundle", maskInput=True)
@@ -304,7 +307,7 @@ class MonaiBundleExplorerTest(ScriptedLoadableModuleTest):
 
     def workerPythonForRealBundles(self):
         """A worker Python that already passed the version check (the self-test never installs anything)."""
-        from MonaiBundleExplorerLib import workerEnv
+        from MonaiBundleExplorerLib.workerProcess import workerEnv
 
         settings = qt.QSettings()
         userData = qt.QStandardPaths.writableLocation(qt.QStandardPaths.AppLocalDataLocation)

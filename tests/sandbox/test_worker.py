@@ -15,7 +15,7 @@ from .conftest import Listener, landlock_abi, linux_only
 
 pytestmark = linux_only
 REPO = Path(__file__).resolve().parents[2]
-WORKER = REPO / "slicer_module" / "MonaiBundleExplorer" / "MonaiBundleExplorerLib" / "worker.py"
+WORKER = REPO / "slicer_module" / "MonaiBundleExplorer" / "MonaiBundleExplorerLib" / "workerProcess" / "worker.py"
 
 
 def run_worker(tmp_path: Path, listener: Listener, *, trusted: bool) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from MonaiBundleExplorerLib import process
+from MonaiBundleExplorerLib.workerProcess import process
 
 from .conftest import REPO
 
@@ -56,7 +56,7 @@ def test_a_timed_out_wait_stops_the_worker(tmp_path):
 
 
 def test_worker_processes_get_their_own_group_and_no_window():
-    from MonaiBundleExplorerLib import subprocessOptions
+    from MonaiBundleExplorerLib.workerProcess import subprocessOptions
 
     options = subprocessOptions.workerProcessOptions()
     assert options == {"start_new_session": True} and subprocessOptions.hiddenWindowOptions() == {}

@@ -58,7 +58,8 @@ def trees(tmp_path_factory):
 @pytest.mark.parametrize("tree", ["build", "install"])
 def test_bundles_and_project_copy_are_beside_the_script(trees, tree):
     module_dir = trees[tree]
-    assert (module_dir / f"{MODULE_NAME}.py").is_file() and (module_dir / f"{MODULE_NAME}Lib" / "worker.py").is_file()
+    assert (module_dir / f"{MODULE_NAME}.py").is_file()
+    assert (module_dir / f"{MODULE_NAME}Lib" / "workerProcess" / "worker.py").is_file()
     for bundle in shipped_bundles():
         copied = module_dir / "Resources" / "Bundles" / bundle
         assert (copied / "configs" / "metadata.json").is_file() and (copied / "models" / "model.pt").is_file()

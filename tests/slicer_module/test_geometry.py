@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from MonaiBundleExplorerLib import geometry, miniNrrd
+from MonaiBundleExplorerLib.volumeFiles import geometry, miniNrrd
 
 
 @st.composite

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from MonaiBundleExplorerLib import bundleInfo, locations, process, results, testing
+from MonaiBundleExplorerLib import bundleInfo, locations, results, testing
+from MonaiBundleExplorerLib.workerProcess import process
 
 
 def test_bundle_info_from_folder_and_zip(tiny_bundle, tmp_path):

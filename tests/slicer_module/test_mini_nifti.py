@@ -7,7 +7,7 @@ import gzip
 import nibabel as nib
 import numpy as np
 import pytest
-from MonaiBundleExplorerLib import miniNifti
+from MonaiBundleExplorerLib.volumeFiles import miniNifti
 
 
 @pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])

@@ -61,7 +61,8 @@ def test_stdlib_only_helpers_import_and_run_in_a_real_python_39():
     """Beyond syntax: module-level code runs on 3.9 (dataclasses, annotations) and the helpers work."""
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from MonaiBundleExplorerLib import bundleInfo, envProbe, locations, process, results, worker, workerEnv\n"
+        "from MonaiBundleExplorerLib import bundleInfo, locations, results\n"
+        "from MonaiBundleExplorerLib.workerProcess import envProbe, process, worker, workerEnv\n"
         "assert results.probabilityRows({'probabilities': [0.25, 0.75], 'classNames': ['a']}) == "
         "[('a', 0.25), ('class 1', 0.75)]\n"
         "assert not locations.isSetPath('.') and workerEnv.formatBytes(1500) == '1.5 kB'\n"

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from MonaiBundleExplorerLib import locations, workerEnv
+from MonaiBundleExplorerLib import locations
+from MonaiBundleExplorerLib.workerProcess import workerEnv
 
 from .conftest import REPO
 
@@ -127,6 +128,6 @@ def test_the_folder_size_skips_hidden_folders_and_caches(tmp_path):
 
 
 def test_torch_range_of_the_setup_dialog_is_the_projects():
-    from MonaiBundleExplorerLib import workerSetup
+    from MonaiBundleExplorerLib.workerProcess import workerSetup
 
     assert f'"torch{workerSetup.TORCH_REQUIREMENT}"' in (REPO / "pyproject.toml").read_text()

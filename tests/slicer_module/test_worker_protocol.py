@@ -9,7 +9,8 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-from MonaiBundleExplorerLib import process, testing, worker
+from MonaiBundleExplorerLib import testing
+from MonaiBundleExplorerLib.workerProcess import process, worker
 
 from .conftest import REPO
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from . import bundleInfo, dicomImport, dicomProvenance, locations, mrmlAdapter, pipeline, results
+from . import bundleInfo, locations, pipeline, results
+from .scene import dicomImport, dicomProvenance, mrmlAdapter
 
 try:
     from slicer.i18n import tr as _

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import locations, mrmlAdapter, pipeline, results, segmentations
+from . import locations, pipeline, results
+from .scene import mrmlAdapter, segmentations
 
 try:
     from slicer.i18n import tr as _

@@ -9,7 +9,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import mrmlAdapter, process, results, segmentations
+from . import results
+from .scene import mrmlAdapter, segmentations
+from .workerProcess import process
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import miniNrrd
+from .volumeFiles import miniNrrd
 
 RUNNER = "MonaiBundleExplorerLib.testing:runTinyBundle"
 CLASS_NAMES = ["uniform", "left-right gradient"]

@@ -12,7 +12,7 @@ import nibabel as nib
 from tests.bundle.conftest import AUTOENCODER, copy_bundle, ellipsoid_mask, oblique_affine
 
 REPO = Path(__file__).resolve().parents[3]
-WORKER = REPO / "slicer_module" / "MonaiBundleExplorer" / "MonaiBundleExplorerLib" / "worker.py"
+WORKER = REPO / "slicer_module" / "MonaiBundleExplorer" / "MonaiBundleExplorerLib" / "workerProcess" / "worker.py"
 
 
 def test_metadata_only_output_name_edit_is_a_typed_error_line(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from .conftest import require_slicer_core
 slicer = require_slicer_core()
 nrrd = pytest.importorskip("nrrd", reason="pynrrd is part of requirements/slicer-core.txt")
 
-from MonaiBundleExplorerLib import geometry, mrmlAdapter  # noqa: E402
+from MonaiBundleExplorerLib.scene import mrmlAdapter  # noqa: E402
+from MonaiBundleExplorerLib.volumeFiles import geometry  # noqa: E402
 
 from .conftest import add_volume, scene_snapshot  # noqa: E402
 

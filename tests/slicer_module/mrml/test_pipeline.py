@@ -14,7 +14,8 @@ from .conftest import require_slicer_core
 
 slicer = require_slicer_core()
 
-from MonaiBundleExplorerLib import mrmlAdapter, pipeline, testing  # noqa: E402
+from MonaiBundleExplorerLib import pipeline, testing  # noqa: E402
+from MonaiBundleExplorerLib.scene import mrmlAdapter  # noqa: E402
 
 from .conftest import REPO, WORKER_PYTHONPATH, add_volume, real_worker_python, scene_snapshot  # noqa: E402
 

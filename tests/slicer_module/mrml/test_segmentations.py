@@ -17,7 +17,9 @@ from .conftest import require_slicer_core
 
 slicer = require_slicer_core()
 
-from MonaiBundleExplorerLib import core, dicomProvenance, geometry, mrmlAdapter, panel, pipeline, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, panel, pipeline, testing  # noqa: E402
+from MonaiBundleExplorerLib.scene import dicomProvenance, mrmlAdapter, segmentations  # noqa: E402
+from MonaiBundleExplorerLib.volumeFiles import geometry  # noqa: E402
 
 from .conftest import WORKER_PYTHONPATH, scene_snapshot  # noqa: E402
 

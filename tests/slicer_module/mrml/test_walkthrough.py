@@ -27,7 +27,8 @@ from .conftest import require_slicer_core
 slicer = require_slicer_core()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 QtCore = pytest.importorskip("PySide6.QtCore", reason="PySide6 is part of requirements/slicer-core.txt")
-from MonaiBundleExplorerLib import core, locations, mrmlAdapter, panel, results, segmentations, testing  # noqa: E402
+from MonaiBundleExplorerLib import core, locations, panel, results, testing  # noqa: E402
+from MonaiBundleExplorerLib.scene import mrmlAdapter, segmentations  # noqa: E402
 from PySide6 import QtGui, QtUiTools, QtWidgets  # noqa: E402
 
 from ..conftest import ARTIFACTS, MODULE_SCRIPT, UI_FILE, shipped_bundles  # noqa: E402

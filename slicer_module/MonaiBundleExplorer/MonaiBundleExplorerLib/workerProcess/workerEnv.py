@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import locations
+from .. import locations
 from .subprocessOptions import hiddenWindowOptions
 
 PROBE_SCRIPT = Path(__file__).with_name("envProbe.py")

@@ -23,7 +23,7 @@ from . import workerEnv
 from .subprocessOptions import hiddenWindowOptions, workerProcessOptions
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-MODULE_DIR = Path(__file__).resolve().parents[1]
+MODULE_DIR = Path(__file__).resolve().parents[2]  # the folder holding MonaiBundleExplorerLib
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import slicer
 import slicer.util
 import vtk
 
-from . import geometry
+from ..volumeFiles import geometry
 
 # Display names offered in the GUI -> colour node names to try, best first. File-based tables (Inferno, Magma)
 # exist only in a full Slicer; the procedural PET-Heat and built-in Iron tables exist everywhere.

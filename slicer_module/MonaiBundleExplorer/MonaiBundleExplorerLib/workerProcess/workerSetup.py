@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from . import locations, process, workerEnv
+from .. import locations
+from . import process, workerEnv
 
 TORCH_REQUIREMENT = ">=2.8"  # the project's torch range (pyproject.toml; a test keeps them equal)
 

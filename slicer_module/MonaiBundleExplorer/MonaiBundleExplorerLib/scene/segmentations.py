@@ -16,7 +16,9 @@ import slicer
 import slicer.util
 import vtk
 
-from . import geometry, miniNifti, mrmlAdapter
+# Used when a label has no colour (contract: "without colours a fixed palette is used").
+from ..volumeFiles import geometry, miniNifti
+from . import mrmlAdapter
 
 # Used when a label has no colour (contract: "without colours a fixed palette is used").
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
