@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
@@ -42,28 +41,50 @@ def mask_distance(mask: torch.Tensor, *, max_distance: float = 6) -> torch.Tenso
         raise ValueError(f"expected a (B, C, D, H, W) mask, got shape {tuple(mask.shape)}")
     if not max_distance > 0:
         raise ValueError(f"max_distance must be positive, got {max_distance}")
-    current = (mask > 0.5).float()
-    depth = torch.zeros_like(current)
-    for _ in range(math.ceil(max_distance)):
-        if not current.any():
-            break
-        depth += current
-        current = _erode6(current)
+    inside = mask > 0.5
+    depth = torch.zeros_like(inside, dtype=torch.float32)
+    box = _bounding_box(inside)
+    if box is not None:  # erode only the box around the shapes: outside it every voxel is background anyway
+        current = inside[box]
+        window = depth[box]
+        for _ in range(math.ceil(max_distance)):
+            if not current.any():
+                break
+            window += current
+            current = _erode6(current)
     return (depth / max_distance).clamp(max=1.0)
 
 
+def _bounding_box(inside: torch.Tensor) -> tuple[slice, ...] | None:
+    """The smallest box ``(:, :, d, h, w)`` holding every ``True`` voxel of the batch; ``None`` when none is."""
+    occupied = inside.any(dim=1).any(dim=0)  # (D, H, W)
+    if not bool(occupied.any()):
+        return None
+    spans = []
+    for dim in range(3):
+        others = tuple(d for d in range(3) if d != dim)
+        hits = torch.nonzero(occupied.any(dim=others)).flatten()
+        spans.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return (slice(None), slice(None), *spans)
+
+
 def _erode6(mask: torch.Tensor) -> torch.Tensor:
-    """Binary erosion with the 6-neighbour cross (outside the volume is background)."""
-    p = F.pad(mask, (1, 1, 1, 1, 1, 1), value=0.0)
-    core = p[..., 1:-1, 1:-1, 1:-1]
-    neighbours = (
-        p[..., :-2, 1:-1, 1:-1], p[..., 2:, 1:-1, 1:-1],
-        p[..., 1:-1, :-2, 1:-1], p[..., 1:-1, 2:, 1:-1],
-        p[..., 1:-1, 1:-1, :-2], p[..., 1:-1, 1:-1, 2:],
-    )  # fmt: skip
-    for n in neighbours:
-        core = torch.minimum(core, n)
-    return core
+    """Binary erosion of a boolean ``(B, C, D, H, W)`` mask with the 6-neighbour cross (outside is background).
+
+    In place on a boolean copy, one axis at a time: a voxel stays inside only if both its neighbours along every
+    axis are inside, and the first and last layer along each axis touch the outside. Boolean views keep the memory
+    traffic at one byte per voxel, a quarter of a float32 ``minimum`` over padded shifts, for the same result.
+    """
+    out = mask.clone()
+    for dim in range(2, 5):
+        size = mask.shape[dim]
+        out.narrow(dim, 0, 1).fill_(False)
+        out.narrow(dim, size - 1, 1).fill_(False)
+        if size > 2:
+            inner = out.narrow(dim, 1, size - 2)
+            inner &= mask.narrow(dim, 0, size - 2)
+            inner &= mask.narrow(dim, 2, size - 2)
+    return out
 
 
 class MaskDistance(Transform):
