@@ -16,7 +16,6 @@ import slicer
 import slicer.util
 import vtk
 
-# Used when a label has no colour (contract: "without colours a fixed palette is used").
 from ..volumeFiles import geometry, miniNifti
 from . import mrmlAdapter
 
