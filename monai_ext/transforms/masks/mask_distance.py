@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
+from monai.transforms.utils import generate_spatial_bounding_box
 from monai.utils import TransformBackends
 
 __all__ = ["MaskDistance", "MaskDistanced", "mask_distance"]
@@ -57,15 +58,10 @@ def mask_distance(mask: torch.Tensor, *, max_distance: float = 6) -> torch.Tenso
 
 def _bounding_box(inside: torch.Tensor) -> tuple[slice, ...] | None:
     """The smallest box ``(:, :, d, h, w)`` holding every ``True`` voxel of the batch; ``None`` when none is."""
-    occupied = inside.any(dim=1).any(dim=0)  # (D, H, W)
-    if not bool(occupied.any()):
+    start, end = generate_spatial_bounding_box(inside.any(dim=0))  # the (C, D, H, W) union of the batch
+    if end[0] <= start[0]:  # MONAI's box of an empty mask has zero size
         return None
-    spans = []
-    for dim in range(3):
-        others = tuple(d for d in range(3) if d != dim)
-        hits = torch.nonzero(occupied.any(dim=others)).flatten()
-        spans.append(slice(int(hits[0]), int(hits[-1]) + 1))
-    return (slice(None), slice(None), *spans)
+    return (slice(None), slice(None), *(slice(a, b) for a, b in zip(start, end, strict=True)))
 
 
 def _erode6(mask: torch.Tensor) -> torch.Tensor:
