@@ -61,3 +61,16 @@ def test_channels_last_bfloat16_and_two_channels_give_the_same_map() -> None:
     two = MaskDistance(max_distance=6)(torch.cat([mask[0], torch.flip(mask[0], dims=(1,))]))
     assert two.shape == (4, 12, 14, 10)
     assert torch.equal(two[2:3], expected[0]) and torch.equal(two[3:4], torch.flip(expected[0], dims=(1,)))
+
+
+def test_erosions_stop_once_the_shape_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``max_distance`` 1000 (the allow-list's bound) on a shape 3 voxels deep costs 3 erosions, not 1000."""
+    from monai_ext.transforms.masks import mask_distance as module
+
+    calls = []
+    erode = module._erode6
+    monkeypatch.setattr(module, "_erode6", lambda mask: calls.append(1) or erode(mask))
+    mask = torch.from_numpy(_blob((32, 32, 32), (16, 16, 16), (2.5, 2.5, 2.5)))[None, None]
+    out = mask_distance(mask, max_distance=1000)
+    np.testing.assert_allclose(out[0, 0].numpy(), _reference(mask[0, 0].numpy(), 1000), rtol=0, atol=1e-7)
+    assert len(calls) == 3

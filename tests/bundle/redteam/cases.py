@@ -478,6 +478,16 @@ def percent_format_gigabyte(ctx: Context) -> Case:
 
 
 @case("exhaustion")
+def distance_channel_at_its_bound(ctx: Context) -> Case:
+    """The largest ``max_distance`` the allow-list admits (1000 erosions asked for) runs inside the harmless bound.
+
+    The erosions stop once the gland is gone (``tests/transforms/test_mask_distance.py`` counts them)."""
+    bundle = ctx.bundle("distance_at_bound")
+    edit(bundle, lambda c: c.__setitem__("max_distance", 1000))
+    return harmless(ctx.run("distance_channel_at_its_bound", bundle))
+
+
+@case("exhaustion")
 def string_repeat(ctx: Context) -> Case:
     bundle = ctx.bundle("string_repeat")
     edit(bundle, lambda c: c.__setitem__("max_distance", "$len('RAS' * 1000000000) and 6"))
